@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make experiments` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+GRID   ?= experiments/configs/default.toml
+OUT    ?= results
+WORKERS ?= 2
+EXTRAS ?= dev
+
+.PHONY: all experiments report test bench lint clean
+
+all: test
+
+# Re-install only when pyproject.toml changes (or the extras asked for do).
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	echo "$(EXTRAS)" > $(STAMP)
+
+$(VENV): $(STAMP)
+
+experiments: $(STAMP)
+	$(PY) -m experiments run $(GRID) --out $(OUT) --workers $(WORKERS)
+	@echo "Records: $(OUT)/$$(basename $(GRID) .toml)/"
+
+report: $(STAMP)
+	$(PY) -m experiments report $(OUT)/$$(basename $(GRID) .toml)
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+bench: $(STAMP)
+	$(PY) -m experiments bench --out $(OUT)/bench
+
+lint: $(STAMP)
+	$(PY) -m ruff check custom_layers experiments tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

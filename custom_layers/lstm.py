@@ -1,0 +1,284 @@
+"""LSTM cell and layer whose every gate and branch activation can be swapped.
+
+With default arguments `SwappableLSTMCell` computes exactly what `keras.layers.LSTMCell` computes,
+with the same weights (`kernel (input_dim, 4*units)`, `recurrent_kernel (units, 4*units)`,
+`bias (4*units,)`, gates in the order i, f, c, o), so `set_weights(keras_cell.get_weights())` works.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from custom_layers import activations
+from custom_layers.rnn_layer import CellLayer
+
+# Keras LayerNormalization's default epsilon.
+LAYER_NORM_EPSILON = 1e-3
+
+
+def _layer_norm(x, gamma, beta=None):
+    """Normalizes `x (batch, n)` over its last axis, scales by `gamma (n,)`, shifts by `beta`."""
+    mean = ops.mean(x, axis=-1, keepdims=True)
+    variance = ops.var(x, axis=-1, keepdims=True)
+    x = (x - mean) * ops.rsqrt(variance + LAYER_NORM_EPSILON) * gamma
+    return x if beta is None else x + beta
+
+
+@keras.saving.register_keras_serializable(package="custom_layers")
+class SwappableLSTMCell(keras.layers.LSTMCell):
+    """An LSTM cell (Hochreiter & Schmidhuber 1997) with per-gate activations and variants.
+
+    Equations, with `z = x_t W + h_{t-1} U + b` split into the four gate pre-activations:
+
+        i_t = input_gate_activation(z_i [+ p_i * c_{t-1}])
+        f_t = forget_gate_activation(z_f [+ p_f * c_{t-1}])
+        c_t = f_t * c_{t-1} + i_t * candidate_activation(z_c)
+        o_t = output_gate_activation(z_o [+ p_o * c_t])
+        h_t = o_t * cell_activation(c_t)
+
+    Args:
+        units: positive int, dimensionality of the output space.
+        activation: default of `candidate_activation` and `cell_activation`. Default `"tanh"`.
+        recurrent_activation: default of the three gate activations. Default `"sigmoid"`.
+        input_gate_activation: activation of i_t; `None` means `recurrent_activation`.
+        forget_gate_activation: activation of f_t; `None` means `recurrent_activation`.
+        output_gate_activation: activation of o_t; `None` means `recurrent_activation`.
+        candidate_activation: activation of the candidate branch (g, C~); `None` means
+            `activation`.
+        cell_activation: activation applied to c_t before the output gate; `None` means
+            `activation`.
+        peephole: diagonal peephole connections (Gers & Schmidhuber 2000): the input and
+            forget gates see c_{t-1}, the output gate sees c_t. Adds `input_peephole`,
+            `forget_peephole`, `output_peephole` weights, each `(units,)`.
+        coupled_input_forget: CIFG (Greff et al. 2017, "LSTM: A Search Space Odyssey"): no input
+            gate, i_t = 1 - f_t. The gate weights are then `3*units` wide, in the order f, c, o.
+        layer_norm: layer normalization (Ba et al. 2016): the input and recurrent pre-activations
+            are normalized separately (gains `input_norm_gamma`, `recurrent_norm_gamma`), and
+            c_t is normalized (gain and shift `cell_norm_gamma`, `cell_norm_beta`) before
+            `cell_activation`; the carried state stays un-normalized.
+        **kwargs: every argument of `keras.layers.LSTMCell` (`use_bias`, `unit_forget_bias`,
+            initializers, regularizers, constraints, `dropout`, `recurrent_dropout`, `seed`).
+
+    Call arguments:
+        inputs: `(batch, features)`, one time step.
+        states: `[h_{t-1}, c_{t-1}]`, each `(batch, units)`.
+        training: whether dropout is active.
+
+    Returns:
+        `h_t (batch, units)` and the new states `[h_t, c_t]`.
+
+    Example:
+
+    >>> layer = keras.layers.RNN(SwappableLSTMCell(8, candidate_activation="relu"))
+    >>> layer(np.zeros((2, 5, 3), "float32")).shape
+    (2, 8)
+    """
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        *,
+        input_gate_activation=None,
+        forget_gate_activation=None,
+        output_gate_activation=None,
+        candidate_activation=None,
+        cell_activation=None,
+        peephole=False,
+        coupled_input_forget=False,
+        layer_norm=False,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        **kwargs,
+    ):
+        activations.check_units(units)
+        activations.check_rate(dropout, "dropout")
+        activations.check_rate(recurrent_dropout, "recurrent_dropout")
+        if coupled_input_forget and input_gate_activation is not None:
+            raise ValueError(
+                "Received contradictory arguments: `coupled_input_forget=True` removes the input "
+                "gate (i_t = 1 - f_t), so `input_gate_activation` must be None, got "
+                f"{input_gate_activation!r}."
+            )
+        kwargs.pop("implementation", None)  # one fused implementation only
+        super().__init__(
+            units,
+            activation=activations.resolve(activation, "activation"),
+            recurrent_activation=activations.resolve(recurrent_activation, "recurrent_activation"),
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            **kwargs,
+        )
+        # Keras switches to its split-kernel path (one mask per gate) under recurrent dropout;
+        # this cell keeps the fused path, so one mask is shared by the gates.
+        self.implementation = 2
+        self.dropout_mask_count = None
+        gate, branch = self.recurrent_activation, self.activation
+        effective, self._overrides = activations.resolve_parts(
+            {
+                "input_gate_activation": (input_gate_activation, gate),
+                "forget_gate_activation": (forget_gate_activation, gate),
+                "output_gate_activation": (output_gate_activation, gate),
+                "candidate_activation": (candidate_activation, branch),
+                "cell_activation": (cell_activation, branch),
+            }
+        )
+        for name, fn in effective.items():
+            setattr(self, name, fn)
+        self.peephole = bool(peephole)
+        self.coupled_input_forget = bool(coupled_input_forget)
+        self.layer_norm = bool(layer_norm)
+
+    @property
+    def num_gates(self):
+        """How many `units`-wide blocks the fused kernel has: 4 (i, f, c, o) or 3 (CIFG)."""
+        return 3 if self.coupled_input_forget else 4
+
+    def build(self, input_shape):
+        keras.layers.Layer.build(self, input_shape)
+        width = self.units * self.num_gates
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1], width),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, width),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(width,),
+                name="bias",
+                initializer=self._bias_initializer(),
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+        if self.peephole:
+            for gate in (
+                ("forget", "output")
+                if self.coupled_input_forget
+                else (
+                    "input",
+                    "forget",
+                    "output",
+                )
+            ):
+                setattr(
+                    self,
+                    f"{gate}_peephole",
+                    self.add_weight(
+                        shape=(self.units,),
+                        name=f"{gate}_peephole",
+                        initializer=self.kernel_initializer,
+                    ),
+                )
+        if self.layer_norm:
+            self.input_norm_gamma = self.add_weight(
+                shape=(width,), name="input_norm_gamma", initializer="ones"
+            )
+            self.recurrent_norm_gamma = self.add_weight(
+                shape=(width,), name="recurrent_norm_gamma", initializer="ones"
+            )
+            self.cell_norm_gamma = self.add_weight(
+                shape=(self.units,), name="cell_norm_gamma", initializer="ones"
+            )
+            self.cell_norm_beta = self.add_weight(
+                shape=(self.units,), name="cell_norm_beta", initializer="zeros"
+            )
+
+    def _bias_initializer(self):
+        """The bias initializer, with the forget block set to ones under `unit_forget_bias`."""
+        if not self.unit_forget_bias:
+            return self.bias_initializer
+        forget_block = 0 if self.coupled_input_forget else 1
+
+        def initializer(_, *args, **kwargs):
+            blocks = [
+                self.bias_initializer((self.units,), *args, **kwargs) for _ in range(self.num_gates)
+            ]
+            blocks[forget_block] = keras.initializers.get("ones")((self.units,), *args, **kwargs)
+            return ops.concatenate(blocks)
+
+        return initializer
+
+    def call(self, inputs, states, training=False):
+        h_tm1, c_tm1 = states[0], states[1]
+        if training and 0.0 < self.dropout < 1.0:
+            inputs = inputs * self.get_dropout_mask(inputs)
+        if training and 0.0 < self.recurrent_dropout < 1.0:
+            h_tm1 = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
+        z_x = ops.matmul(inputs, self.kernel)
+        z_h = ops.matmul(h_tm1, self.recurrent_kernel)
+        if self.layer_norm:
+            z_x = _layer_norm(z_x, self.input_norm_gamma)
+            z_h = _layer_norm(z_h, self.recurrent_norm_gamma)
+        z = z_x + z_h
+        if self.use_bias:
+            z = z + self.bias
+        if self.coupled_input_forget:
+            z_f, z_c, z_o = ops.split(z, 3, axis=-1)
+        else:
+            z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
+        if self.peephole:
+            z_f = z_f + self.forget_peephole * c_tm1
+        f = self.forget_gate_activation(z_f)
+        if self.coupled_input_forget:
+            i = 1.0 - f
+        else:
+            if self.peephole:
+                z_i = z_i + self.input_peephole * c_tm1
+            i = self.input_gate_activation(z_i)
+        c = f * c_tm1 + i * self.candidate_activation(z_c)
+        if self.peephole:
+            z_o = z_o + self.output_peephole * c
+        o = self.output_gate_activation(z_o)
+        c_out = _layer_norm(c, self.cell_norm_gamma, self.cell_norm_beta) if self.layer_norm else c
+        h = o * self.cell_activation(c_out)
+        return h, [h, c]
+
+    def get_config(self):
+        config = {key: activations.serialize(value) for key, value in self._overrides.items()}
+        config.update(
+            peephole=self.peephole,
+            coupled_input_forget=self.coupled_input_forget,
+            layer_norm=self.layer_norm,
+        )
+        base_config = super().get_config()
+        return {**base_config, **config}
+
+
+@keras.saving.register_keras_serializable(package="custom_layers")
+class SwappableLSTM(CellLayer):
+    """`keras.layers.RNN` over a `SwappableLSTMCell`: a drop-in for `keras.layers.LSTM`.
+
+    Takes every argument of `SwappableLSTMCell` plus `return_sequences`, `return_state`,
+    `go_backwards`, `stateful`, `unroll` (see `CellLayer`).
+
+    Call arguments:
+        sequences: `(batch, time, features)`; mask: optional `(batch, time)` bools.
+
+    Returns:
+        `(batch, units)`, or `(batch, time, units)` with `return_sequences`; with `return_state`,
+        followed by the last `h (batch, units)` and `c (batch, units)`.
+
+    Example:
+
+    >>> model = keras.Sequential([
+    ...     keras.Input((20, 2)),
+    ...     SwappableLSTM(16, forget_gate_activation="hard_sigmoid", candidate_activation="relu"),
+    ...     keras.layers.Dense(1),
+    ... ])
+    >>> model(np.zeros((4, 20, 2), "float32")).shape
+    (4, 1)
+    """
+
+    cell_class = SwappableLSTMCell

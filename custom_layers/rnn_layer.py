@@ -1,0 +1,94 @@
+"""The `keras.layers.RNN` wrapper shared by every swappable cell family.
+
+Each family's layer (`SwappableLSTM`, ...) is this class with its `cell_class` set: the layer takes
+the cell's arguments plus the RNN ones, builds the cell, and saves one flat config (the cell's
+arguments beside the RNN's), as `keras.layers.LSTM` does.
+"""
+
+from __future__ import annotations
+
+import keras
+
+# The arguments that belong to `keras.layers.RNN` (or `Layer`), not to the cell.
+RNN_ARGUMENTS = (
+    "return_sequences",
+    "return_state",
+    "go_backwards",
+    "stateful",
+    "unroll",
+    "zero_output_for_mask",
+    "activity_regularizer",
+)
+_LAYER_ARGUMENTS = ("name", "trainable", "dtype", "input_shape", "batch_input_shape", "input_dim")
+
+
+class CellLayer(keras.layers.RNN):
+    """A `keras.layers.RNN` over one `cell_class` cell; subclasses set `cell_class`.
+
+    Args:
+        units: positive int, the dimensionality of the output space.
+        return_sequences: whether to return the whole output sequence `(batch, time, units)`
+            rather than the last output `(batch, units)`.
+        return_state: whether to return the last state(s) in addition to the output.
+        go_backwards: whether to process the input sequence backwards.
+        stateful: whether the last state of each sample is the initial state of the same sample
+            in the next batch.
+        unroll: whether to unroll the time loop (faster for short sequences, more memory).
+        **kwargs: the cell's arguments (see the cell class) and `keras.layers.Layer` arguments.
+
+    Call arguments:
+        sequences: float tensor `(batch, time, features)`.
+        initial_state: optional list of state tensors, each `(batch, state_size)`.
+        mask: optional bool tensor `(batch, time)`; masked steps keep the previous state.
+        training: whether dropout is active.
+    """
+
+    cell_class: type[keras.layers.Layer]
+
+    def __init__(
+        self,
+        units,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        **kwargs,
+    ):
+        layer_kwargs = {k: kwargs.pop(k) for k in _LAYER_ARGUMENTS + RNN_ARGUMENTS if k in kwargs}
+        cell = self.cell_class(
+            units,
+            dtype=layer_kwargs.get("dtype"),
+            trainable=layer_kwargs.get("trainable", True),
+            **kwargs,
+        )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            **layer_kwargs,
+        )
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+
+    @property
+    def units(self):
+        return self.cell.units
+
+    @property
+    def activation(self):
+        return self.cell.activation
+
+    def get_config(self):
+        base_config = super().get_config()
+        del base_config["cell"]
+        cell_config = self.cell.get_config()
+        for key in ("name", "trainable", "dtype"):
+            cell_config.pop(key, None)
+        return {**base_config, **cell_config}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
