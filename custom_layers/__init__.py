@@ -4,10 +4,20 @@ With default arguments every cell equals its Keras built-in (same weights, same 
 """
 
 from custom_layers.activations import builtin_names as activation_names
+from custom_layers.gru import SwappableGRU, SwappableGRUCell
+from custom_layers.indrnn import IndRNN, IndRNNCell, MaxAbs
 from custom_layers.lstm import SwappableLSTM, SwappableLSTMCell
+from custom_layers.simple_rnn import SwappableSimpleRNN, SwappableSimpleRNNCell
 
 __all__ = [
+    "IndRNN",
+    "IndRNNCell",
+    "MaxAbs",
+    "SwappableGRU",
+    "SwappableGRUCell",
     "SwappableLSTM",
     "SwappableLSTMCell",
+    "SwappableSimpleRNN",
+    "SwappableSimpleRNNCell",
     "activation_names",
 ]

@@ -1,0 +1,175 @@
+"""GRU cell and layer whose gate and candidate activations can each be swapped.
+
+With default arguments `SwappableGRUCell` computes exactly what `keras.layers.GRUCell` computes,
+with the same weights (`kernel (input_dim, 3*units)`, `recurrent_kernel (units, 3*units)`, `bias
+(3*units,)`, or `(2, 3*units)` with `reset_after=True`, gates in the order z, r, h), so
+`set_weights(keras_cell.get_weights())` works.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from custom_layers import activations
+from custom_layers.rnn_layer import CellLayer
+
+
+@keras.saving.register_keras_serializable(package="custom_layers")
+class SwappableGRUCell(keras.layers.GRUCell):
+    """A GRU cell (Cho et al. 2014) with a separate activation for each gate and the candidate.
+
+    Equations, with `x_z, x_r, x_h = x_t W + b_x` and `h_z, h_r, h_h = h_{t-1} U + b_h` split into
+    the three blocks (`b_h` only with `reset_after=True`):
+
+        z_t = update_gate_activation(x_z + h_z)
+        r_t = reset_gate_activation(x_r + h_r)
+        h~_t = candidate_activation(x_h + r_t * h_h)                 # reset_after=True
+        h~_t = candidate_activation(x_h + (r_t * h_{t-1}) U_h)       # reset_after=False
+        h_t = z_t * h_{t-1} + (1 - z_t) * h~_t
+
+    `reset_after=True` (the default, cuDNN-compatible) follows Keras and cuDNN; `reset_after=False`
+    is the formulation of Cho et al. (arXiv:1406.1078v3).
+
+    Args:
+        units: positive int, dimensionality of the output space.
+        activation: default of `candidate_activation`. Default `"tanh"`.
+        recurrent_activation: default of the two gate activations. Default `"sigmoid"`.
+        update_gate_activation: activation of z_t; `None` means `recurrent_activation`.
+        reset_gate_activation: activation of r_t; `None` means `recurrent_activation`.
+        candidate_activation: activation of the candidate h~_t; `None` means `activation`.
+        reset_after: whether the reset gate multiplies the recurrent projection of the candidate
+            after the matrix multiplication (`True`, separate input and recurrent biases, bias
+            shape `(2, 3*units)`) or h_{t-1} before it (`False`, bias shape `(3*units,)`).
+        **kwargs: every other argument of `keras.layers.GRUCell` (`use_bias`, initializers,
+            regularizers, constraints, `dropout`, `recurrent_dropout`, `seed`).
+
+    Call arguments:
+        inputs: `(batch, features)`, one time step.
+        states: `[h_{t-1}]`, `(batch, units)`.
+        training: whether dropout is active.
+
+    Returns:
+        `h_t (batch, units)` and the new states `[h_t]`.
+
+    Example:
+
+    >>> layer = keras.layers.RNN(SwappableGRUCell(8, update_gate_activation="hard_sigmoid"))
+    >>> tuple(layer(np.zeros((2, 5, 3), "float32")).shape)
+    (2, 8)
+    """
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        *,
+        update_gate_activation=None,
+        reset_gate_activation=None,
+        candidate_activation=None,
+        reset_after=True,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        **kwargs,
+    ):
+        activations.check_units(units)
+        activations.check_rate(dropout, "dropout")
+        activations.check_rate(recurrent_dropout, "recurrent_dropout")
+        kwargs.pop("implementation", None)  # one fused implementation only
+        super().__init__(
+            units,
+            activation=activations.resolve(activation, "activation"),
+            recurrent_activation=activations.resolve(recurrent_activation, "recurrent_activation"),
+            reset_after=bool(reset_after),
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            **kwargs,
+        )
+        # Keras switches to its split-kernel path (one mask per gate) under recurrent dropout;
+        # this cell keeps the fused path, so one mask is shared by the gates.
+        self.implementation = 2
+        self.dropout_mask_count = None
+        gate, branch = self.recurrent_activation, self.activation
+        effective, self._overrides = activations.resolve_parts(
+            {
+                "update_gate_activation": (update_gate_activation, gate),
+                "reset_gate_activation": (reset_gate_activation, gate),
+                "candidate_activation": (candidate_activation, branch),
+            }
+        )
+        for name, fn in effective.items():
+            setattr(self, name, fn)
+
+    def call(self, inputs, states, training=False):
+        is_list = isinstance(states, (list, tuple))
+        h_tm1 = states[0] if is_list else states
+        h_in = h_tm1  # what the recurrent kernel sees; the mixing below uses h_tm1 itself
+        if training and 0.0 < self.dropout < 1.0:
+            inputs = inputs * self.get_dropout_mask(inputs)
+        if training and 0.0 < self.recurrent_dropout < 1.0:
+            h_in = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
+        input_bias = recurrent_bias = None
+        if self.use_bias:
+            if self.reset_after:
+                input_bias, recurrent_bias = self.bias[0], self.bias[1]
+            else:
+                input_bias = self.bias
+
+        z_x = ops.matmul(inputs, self.kernel)
+        if input_bias is not None:
+            z_x = z_x + input_bias
+        x_z, x_r, x_h = ops.split(z_x, 3, axis=-1)
+        if self.reset_after:
+            z_h = ops.matmul(h_in, self.recurrent_kernel)
+            if recurrent_bias is not None:
+                z_h = z_h + recurrent_bias
+            h_z, h_r, h_h = ops.split(z_h, 3, axis=-1)
+        else:
+            h_z, h_r = ops.split(
+                ops.matmul(h_in, self.recurrent_kernel[:, : 2 * self.units]), 2, -1
+            )
+
+        z = self.update_gate_activation(x_z + h_z)
+        r = self.reset_gate_activation(x_r + h_r)
+        if self.reset_after:
+            h_h = r * h_h
+        else:
+            h_h = ops.matmul(r * h_in, self.recurrent_kernel[:, 2 * self.units :])
+        candidate = self.candidate_activation(x_h + h_h)
+        h = z * h_tm1 + (1.0 - z) * candidate
+        return h, [h] if is_list else h
+
+    def get_config(self):
+        config = {key: activations.serialize(value) for key, value in self._overrides.items()}
+        base_config = super().get_config()
+        return {**base_config, **config}
+
+
+@keras.saving.register_keras_serializable(package="custom_layers")
+class SwappableGRU(CellLayer):
+    """`keras.layers.RNN` over a `SwappableGRUCell`: a drop-in for `keras.layers.GRU`.
+
+    Takes every argument of `SwappableGRUCell` plus `return_sequences`, `return_state`,
+    `go_backwards`, `stateful`, `unroll` (see `CellLayer`). Unlike `keras.layers.GRU` it never
+    dispatches to cuDNN, so it computes the same thing on every device.
+
+    Call arguments:
+        sequences: `(batch, time, features)`; mask: optional `(batch, time)` bools.
+
+    Returns:
+        `(batch, units)`, or `(batch, time, units)` with `return_sequences`; with `return_state`,
+        followed by the last `h (batch, units)`.
+
+    Example:
+
+    >>> model = keras.Sequential([
+    ...     keras.Input((20, 2)),
+    ...     SwappableGRU(16, reset_gate_activation="hard_sigmoid", candidate_activation="relu"),
+    ...     keras.layers.Dense(1),
+    ... ])
+    >>> tuple(model(np.zeros((4, 20, 2), "float32")).shape)
+    (4, 1)
+    """
+
+    cell_class = SwappableGRUCell

@@ -1,0 +1,92 @@
+"""Simple (Elman) RNN cell and layer with a swappable activation; the IRNN is one setting of it.
+
+With default arguments `SwappableSimpleRNNCell` computes exactly what `keras.layers.SimpleRNNCell`
+computes, with the same weights (`kernel (input_dim, units)`, `recurrent_kernel (units, units)`,
+`bias (units,)`), so `set_weights(keras_cell.get_weights())` works.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from custom_layers import activations
+from custom_layers.rnn_layer import CellLayer
+
+
+@keras.saving.register_keras_serializable(package="custom_layers")
+class SwappableSimpleRNNCell(keras.layers.SimpleRNNCell):
+    """A fully connected recurrent cell (Elman 1990): `h_t = activation(x_t W + h_{t-1} U + b)`.
+
+    The IRNN of Le et al. 2015 ("A Simple Way to Initialize Recurrent Networks of Rectified
+    Linear Units") is this cell with `activation="relu"`, `recurrent_initializer="identity"` (or
+    `keras.initializers.Identity(gain=...)` for a scaled identity) and zero biases (the
+    default): at initialization each unit copies its state forward, so neither the state nor its
+    gradient decays over time.
+
+    Args:
+        units: positive int, dimensionality of the output space.
+        activation: the activation of h_t: a Keras built-in name, a registered name or a
+            callable. Default `"tanh"`.
+        **kwargs: every other argument of `keras.layers.SimpleRNNCell` (`use_bias`,
+            `kernel_initializer`, `recurrent_initializer`, `bias_initializer`, regularizers,
+            constraints, `dropout`, `recurrent_dropout`, `seed`).
+
+    Call arguments:
+        sequence: `(batch, features)`, one time step (Keras's name for it).
+        states: `[h_{t-1}]`, `(batch, units)`.
+        training: whether dropout is active.
+
+    Returns:
+        `h_t (batch, units)` and the new states `[h_t]`.
+
+    Example, an IRNN:
+
+    >>> cell = SwappableSimpleRNNCell(8, activation="relu", recurrent_initializer="identity")
+    >>> layer = keras.layers.RNN(cell)
+    >>> tuple(layer(np.zeros((2, 5, 3), "float32")).shape)
+    (2, 8)
+    """
+
+    def __init__(self, units, activation="tanh", *, dropout=0.0, recurrent_dropout=0.0, **kwargs):
+        activations.check_units(units)
+        activations.check_rate(dropout, "dropout")
+        activations.check_rate(recurrent_dropout, "recurrent_dropout")
+        super().__init__(
+            units,
+            activation=activations.resolve(activation, "activation"),
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            **kwargs,
+        )
+
+
+@keras.saving.register_keras_serializable(package="custom_layers")
+class SwappableSimpleRNN(CellLayer):
+    """`keras.layers.RNN` over a `SwappableSimpleRNNCell`: a drop-in for `keras.layers.SimpleRNN`.
+
+    Takes every argument of `SwappableSimpleRNNCell` plus `return_sequences`, `return_state`,
+    `go_backwards`, `stateful`, `unroll` (see `CellLayer`).
+
+    Call arguments:
+        sequences: `(batch, time, features)`; mask: optional `(batch, time)` bools.
+
+    Returns:
+        `(batch, units)`, or `(batch, time, units)` with `return_sequences`; with `return_state`,
+        followed by the last `h (batch, units)`.
+
+    Example, an IRNN (Le et al. 2015) with a scaled identity:
+
+    >>> model = keras.Sequential([
+    ...     keras.Input((20, 2)),
+    ...     SwappableSimpleRNN(
+    ...         16,
+    ...         activation="relu",
+    ...         recurrent_initializer=keras.initializers.Identity(gain=0.9),
+    ...     ),
+    ...     keras.layers.Dense(1),
+    ... ])
+    >>> tuple(model(np.zeros((4, 20, 2), "float32")).shape)
+    (4, 1)
+    """
+
+    cell_class = SwappableSimpleRNNCell

@@ -1,0 +1,326 @@
+"""A TOML grid -> validated, expanded run specs.
+
+A grid file looks like this (see `configs/default.toml`):
+
+    name = "default"              # results go to <out>/<name>/
+    seeds = [0, 1]                # every run of the grid is repeated per seed
+
+    [base]                        # what every run shares unless a sweep says otherwise
+    units = 32
+    steps = 300
+
+    [schemes.relu_everything]     # optional: activation schemes beside the built-in ones
+    gates = "relu"
+    candidate = "relu"
+    output = "relu"
+
+    [[sweep]]                     # a sweep: lists are axes (their product is taken),
+    task = "adding"               # scalars are fixed; the grid is the union of its sweeps
+    length = [30, 100]
+    cell = ["lstm", "gru"]
+    scheme = ["standard", "relu_gates"]
+    clip = ["none", "global_clipnorm"]
+
+Everything is checked before anything runs: every problem is collected into one `ConfigError` that
+names the file and the key, so a user fixes a grid in one go.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomllib
+
+from custom_layers.activations import builtin_names as activation_names
+from experiments.tasks import TASKS, Task, make_task
+
+CELLS = ("lstm", "peephole", "cifg", "gru", "simple_rnn", "indrnn")
+GATED_CELLS = ("lstm", "peephole", "cifg", "gru")
+LSTM_CELLS = ("lstm", "peephole", "cifg")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+# Each maps 1:1 onto the Keras optimizer argument of the same name; `none` clips nothing.
+CLIP_MODES = ("none", "clipvalue", "clipnorm", "global_clipnorm")
+
+# An activation scheme names the activation of each part of a cell: the gates (i, f, o / z, r),
+# the candidate branch (g, C~; the only activation of a simple RNN or IndRNN), and the LSTM's
+# output (applied to c_t before the output gate).
+BUILTIN_SCHEMES = {
+    "standard": {"gates": "sigmoid", "candidate": "tanh", "output": "tanh"},
+    "relu_candidate": {"gates": "sigmoid", "candidate": "relu", "output": "relu"},
+    "relu_gates": {"gates": "relu", "candidate": "tanh", "output": "tanh"},
+    "hard_sigmoid_gates": {"gates": "hard_sigmoid", "candidate": "tanh", "output": "tanh"},
+    "relu": {"gates": "sigmoid", "candidate": "relu", "output": "relu"},
+    "all_relu": {"gates": "relu", "candidate": "relu", "output": "relu"},
+}
+SCHEME_PARTS = ("gates", "candidate", "output")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything one training run depends on. Its hash names the run's folder."""
+
+    grid: str = "grid"  # the grid this run belongs to
+    task: str = "adding"  # a name from experiments.tasks.TASKS
+    length: int = 50  # sequence length T (the delay for copy)
+    permuted: bool = False  # digits only: a fixed seeded pixel permutation
+    cell: str = "lstm"  # one of CELLS
+    units: int = 32  # units per recurrent layer
+    depth: int = 1  # stacked recurrent layers
+    scheme: str = "standard"  # the activation scheme's name
+    gates: str = "sigmoid"  # resolved from the scheme
+    candidate: str = "tanh"  # resolved from the scheme
+    output: str = "tanh"  # resolved from the scheme
+    forget_bias: float = 1.0  # LSTM forget-gate bias at init: 1.0 (Jozefowicz et al. 2015) or 0.0
+    recurrent_initializer: str = "orthogonal"  # "identity" with simple_rnn + relu: IRNN
+    optimizer: str = "adam"  # one of OPTIMIZERS
+    learning_rate: float = 1e-3
+    batch_size: int = 32
+    steps: int = 300  # optimizer steps (one fresh batch each)
+    clip: str = "none"  # one of CLIP_MODES
+    clip_threshold: float = 1.0  # the value passed to Keras's clipping argument
+    eval_every: int = 50  # held-out evaluation every E steps (and at the last step)
+    eval_size: int = 512  # held-out examples
+    timestep_every: int = 50  # record ||dL/dx_t|| every K steps (0: never)
+    jit_compile: bool = True  # XLA for the training step
+    deterministic: bool = False  # TF op determinism (turns XLA off)
+    seed: int = 0
+
+    @property
+    def run_id(self) -> str:
+        """A readable, file-name-safe id plus a short hash of the full spec."""
+        clip = self.clip if self.clip == "none" else f"{self.clip}{self.clip_threshold:g}"
+        task = f"{self.task}{self.length}" + ("p" if self.permuted else "")
+        return f"{task}-{self.cell}-{self.scheme}-{clip}-s{self.seed}-{self.spec_hash}"
+
+    @property
+    def spec_hash(self) -> str:
+        payload = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha1(payload).hexdigest()[:8]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> RunSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A validated grid: its name, its file and the expanded runs."""
+
+    name: str
+    path: Path
+    runs: tuple[RunSpec, ...] = field(default_factory=tuple)
+
+
+class ConfigError(ValueError):
+    """Every problem found in a grid file, one per line."""
+
+    def __init__(self, path, problems: list[str]):
+        self.problems = problems
+        lines = "\n".join(f"  {path}: {p}" for p in problems)
+        super().__init__(f"{len(problems)} problem(s) in the grid config:\n{lines}")
+
+
+_SPEC_FIELDS = {f.name: f for f in dataclasses.fields(RunSpec)}
+# Fields a grid may not set directly: they are resolved from other keys.
+_DERIVED = {"grid", "seed", *SCHEME_PARTS}
+_SETTABLE = sorted(set(_SPEC_FIELDS) - _DERIVED)
+_TOP_KEYS = ("name", "seeds", "base", "schemes", "sweep")
+_POSITIVE_INTS = ("length", "units", "depth", "batch_size", "steps", "eval_every", "eval_size")
+_POSITIVE_FLOATS = ("learning_rate", "clip_threshold")
+
+
+def load_grid(path: str | Path) -> Grid:
+    """Reads, validates and expands a grid file.
+
+    Raises:
+        ConfigError: listing every problem (file, key, bad value, valid choices).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(path, ["no such file"])
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(path, [f"not valid TOML: {e}"]) from e
+    return expand_grid(data, path)
+
+
+def expand_grid(data: dict, path: str | Path = "<grid>") -> Grid:
+    """Validates a parsed grid and expands it into run specs (see the module docstring)."""
+    problems: list[str] = []
+    for key in data:
+        if key not in _TOP_KEYS:
+            problems.append(f"unknown key `{key}`; valid top-level keys: {list(_TOP_KEYS)}")
+    name = data.get("name", Path(path).stem)
+    if not isinstance(name, str) or not name or "/" in name:
+        problems.append(f"`name`: expected a non-empty string without '/', got {name!r}")
+    seeds = data.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(_is_int(s) for s in seeds):
+        problems.append(f"`seeds`: expected a non-empty list of integers, got {seeds!r}")
+        seeds = [0]
+
+    schemes = dict(BUILTIN_SCHEMES)
+    for scheme_name, parts in data.get("schemes", {}).items():
+        where = f"[schemes.{scheme_name}]"
+        if not isinstance(parts, dict):
+            problems.append(f"{where}: expected a table of {list(SCHEME_PARTS)}")
+            continue
+        for part, value in parts.items():
+            if part not in SCHEME_PARTS:
+                problems.append(f"{where}: unknown key `{part}`; valid: {list(SCHEME_PARTS)}")
+            elif value not in activation_names():
+                problems.append(
+                    f"{where} {part}: unknown activation {value!r}; valid: {activation_names()}"
+                )
+        schemes[scheme_name] = {**BUILTIN_SCHEMES["standard"], **parts}
+
+    base = data.get("base", {})
+    if not isinstance(base, dict):
+        problems.append("[base]: expected a table")
+        base = {}
+    problems += _check_values(base, "[base]", schemes, allow_lists=False)
+
+    sweeps = data.get("sweep", [{}])
+    if not isinstance(sweeps, list) or not sweeps:
+        problems.append("[[sweep]]: expected one or more [[sweep]] tables")
+        sweeps = []
+    runs: dict[str, RunSpec] = {}
+    for number, sweep in enumerate(sweeps, start=1):
+        where = f"[[sweep]] {number}"
+        sweep_problems = _check_values(sweep, where, schemes, allow_lists=True)
+        problems += sweep_problems
+        if sweep_problems or problems:
+            continue
+        axes = {k: v if isinstance(v, list) else [v] for k, v in {**base, **sweep}.items()}
+        keys = list(axes)
+        for values in itertools.product(*(axes[k] for k in keys)):
+            settings = dict(zip(keys, values))
+            problem = _check_combination(settings, schemes)
+            if problem:
+                problems.append(f"{where}: {problem}")
+                break
+            for seed in seeds:
+                spec = _resolve(settings, schemes, grid=name, seed=seed)
+                runs.setdefault(spec.run_id, spec)
+    if problems:
+        raise ConfigError(path, problems)
+    return Grid(name=name, path=Path(path), runs=tuple(runs.values()))
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_values(table: dict, where: str, schemes: dict, allow_lists: bool) -> list[str]:
+    """The problems with each key and value of a [base] or [[sweep]] table."""
+    if not isinstance(table, dict):
+        return [f"{where}: expected a table"]
+    problems = []
+    for key, value in table.items():
+        if key not in _SETTABLE:
+            hint = " (seeds are set by the top-level `seeds`)" if key == "seed" else ""
+            problems.append(f"{where}: unknown key `{key}`{hint}; valid keys: {_SETTABLE}")
+            continue
+        values = value if isinstance(value, list) else [value]
+        if isinstance(value, list) and (not allow_lists or not value):
+            problems.append(
+                f"{where} {key}: "
+                + ("expected a single value, got a list" if not allow_lists else "empty list")
+            )
+            continue
+        for v in values:
+            problem = _check_value(key, v, schemes)
+            if problem:
+                problems.append(f"{where} {key}: {problem}")
+    return problems
+
+
+def _check_value(key: str, value, schemes: dict) -> str | None:
+    """One value's problem, or None."""
+    choices = {
+        "task": sorted(TASKS),
+        "cell": list(CELLS),
+        "optimizer": list(OPTIMIZERS),
+        "clip": list(CLIP_MODES),
+        "scheme": sorted(schemes),
+    }
+    if key in choices:
+        if value not in choices[key]:
+            return f"unknown {key} {value!r}; valid: {choices[key]}"
+        return None
+    if key in _POSITIVE_INTS:
+        if not _is_int(value) or value <= 0:
+            return f"expected a positive integer, got {value!r}"
+        return None
+    if key == "timestep_every":
+        if not _is_int(value) or value < 0:
+            return f"expected an integer >= 0 (0: never), got {value!r}"
+        return None
+    if key in _POSITIVE_FLOATS:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            what = "clip threshold" if key == "clip_threshold" else key.replace("_", " ")
+            return f"expected a {what} > 0, got {value!r}"
+        return None
+    if key == "forget_bias":
+        if value not in (0, 1, 0.0, 1.0) or isinstance(value, bool):
+            return f"expected 1.0 (unit forget bias) or 0.0, got {value!r}"
+        return None
+    if key in ("permuted", "jit_compile", "deterministic"):
+        if not isinstance(value, bool):
+            return f"expected true or false, got {value!r}"
+        return None
+    if key == "recurrent_initializer":
+        if not isinstance(value, str) or not value:
+            return f"expected a Keras initializer name, got {value!r}"
+        return None
+    return None
+
+
+def _check_combination(settings: dict, schemes: dict) -> str | None:
+    """A problem with one run's combination of settings (valid values, wrong together)."""
+    cell = settings.get("cell", RunSpec.cell)
+    scheme = schemes[settings.get("scheme", RunSpec.scheme)]
+    if cell not in GATED_CELLS and scheme["gates"] != "sigmoid":
+        return (
+            f"scheme {settings.get('scheme')!r} sets the gates, which cell {cell!r} does not "
+            "have; put gate-less cells in a [[sweep]] of their own"
+        )
+    task_name = settings.get("task", RunSpec.task)
+    try:
+        make_task(task_name, **task_params(settings))
+    except (TypeError, ValueError) as e:
+        return f"task {task_name!r}: {e}"
+    return None
+
+
+def task_params(settings: dict) -> dict:
+    """The task parameters of a run's settings (a `RunSpec.to_dict()` or a sweep point)."""
+    if settings.get("task", RunSpec.task) == "digits":
+        return {"permuted": settings.get("permuted", RunSpec.permuted)}
+    return {"length": settings.get("length", RunSpec.length)}
+
+
+def task_for(spec: RunSpec) -> Task:
+    """The task a run trains on."""
+    return make_task(spec.task, **task_params(spec.to_dict()))
+
+
+def _resolve(settings: dict, schemes: dict, grid: str, seed: int) -> RunSpec:
+    scheme = schemes[settings.get("scheme", RunSpec.scheme)]
+    values = {**settings, **{part: scheme[part] for part in SCHEME_PARTS}}
+    if values.get("task") == "digits":
+        values["length"] = 64
+    for key in _POSITIVE_FLOATS + ("forget_bias",):
+        if key in values:
+            values[key] = float(values[key])
+    return RunSpec(**values, grid=grid, seed=seed)

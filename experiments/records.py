@@ -1,0 +1,190 @@
+"""Per-run records: CSV + JSON files, written once and atomically; resume; loading.
+
+A run's folder `<grid_dir>/runs/<run-id>/` is written under a temporary name beside it and renamed
+when complete, so a folder that has the final name is always whole, and a run killed half-way
+leaves only a temporary folder that the next `run` removes. Files (see DESIGN.md):
+
+    spec.json       the resolved spec, the task's rules, package versions
+    steps.csv       step, loss, metric, grad_norm, grad_norm_clipped, max_abs_grad,
+                    clip_fraction, learning_rate, seconds   (per-step values, training batch)
+    eval.csv        step, loss, metric   (the fixed held-out set, every `eval_every` steps)
+    variables.csv   step, variable, grad_norm, grad_norm_clipped
+    timesteps.csv   step, t, grad_norm   (||dL/dx_t||, every `timestep_every` steps)
+    summary.json    status, final loss / metric, solved, step solved / diverged, wall seconds
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import platform
+import shutil
+from importlib import metadata
+from pathlib import Path
+
+from experiments.config import RunSpec
+
+STEP_COLUMNS = (
+    "step",
+    "loss",
+    "metric",
+    "grad_norm",
+    "grad_norm_clipped",
+    "max_abs_grad",
+    "clip_fraction",
+    "learning_rate",
+    "seconds",
+)
+TMP_PREFIX = ".tmp-"
+FINISHED = ("completed", "diverged")  # a failed run is tried again on the next `run`
+
+
+def runs_dir(grid_dir: Path) -> Path:
+    return Path(grid_dir) / "runs"
+
+
+def run_dir(grid_dir: Path, spec: RunSpec) -> Path:
+    return runs_dir(grid_dir) / spec.run_id
+
+
+def read_summary(folder: Path) -> dict | None:
+    """A run folder's summary, or None if it has none."""
+    path = Path(folder) / "summary.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def is_finished(grid_dir: Path, spec: RunSpec) -> bool:
+    """Whether the run is recorded as completed or diverged (so `run` skips it)."""
+    summary = read_summary(run_dir(grid_dir, spec))
+    return summary is not None and summary.get("status") in FINISHED
+
+
+def remove_stale(grid_dir: Path) -> list[Path]:
+    """Removes the temporary folders of runs that were interrupted; returns them."""
+    stale = sorted(runs_dir(grid_dir).glob(TMP_PREFIX + "*")) if runs_dir(grid_dir).is_dir() else []
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    return stale
+
+
+def environment() -> dict:
+    """Package versions and machine facts that a result depends on."""
+    versions = {}
+    for package in ("tensorflow-cpu", "tensorflow", "keras", "numpy", "jax", "ray"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "packages": versions,
+    }
+
+
+def task_rules(task) -> dict:
+    """What analysis needs to judge a run of `task` without rebuilding it."""
+    return {
+        "name": task.name,
+        "params": task.params,
+        "loss": task.loss_name,
+        "metric": task.metric_name,
+        "higher_is_better": task.higher_is_better,
+        "solved_threshold": task.solved_threshold,
+        "solved_rule": task.solved_rule,
+        "baseline": task.baseline,
+        "baseline_kind": task.baseline_kind,
+        "metric_baseline": task.metric_baseline,
+    }
+
+
+def summarize(task, log, wall_seconds: float) -> dict:
+    """The summary of a finished (completed or diverged) run from its training log."""
+    last_eval = log.eval_rows[-1] if log.eval_rows else None
+    step_solved = next((row["step"] for row in log.eval_rows if task.solved(row["metric"])), None)
+    final_metric = last_eval["metric"] if last_eval else math.nan
+    return {
+        "status": log.status,
+        "steps_done": log.steps[-1]["step"] if log.steps else 0,
+        "final_loss": last_eval["loss"] if last_eval else math.nan,
+        "final_metric": final_metric,
+        "final_train_loss": log.steps[-1]["loss"] if log.steps else math.nan,
+        "solved": log.status == "completed" and bool(task.solved(final_metric)),
+        "step_solved": step_solved,
+        "step_diverged": log.step_diverged,
+        "wall_seconds": wall_seconds,
+    }
+
+
+def failure_summary(traceback_text: str, wall_seconds: float) -> dict:
+    """The summary of a run that raised: its traceback is kept for the user."""
+    return {
+        "status": "failed",
+        "steps_done": 0,
+        "final_loss": math.nan,
+        "final_metric": math.nan,
+        "solved": False,
+        "step_solved": None,
+        "step_diverged": None,
+        "wall_seconds": wall_seconds,
+        "error": traceback_text,
+    }
+
+
+def write_run(grid_dir: Path, spec: RunSpec, files: dict) -> Path:
+    """Writes a run's files atomically: into a temporary folder, then one rename.
+
+    Args:
+        files: file name -> content: a dict (written as JSON) or `(columns, rows)` (as CSV).
+            `summary.json` must be among them.
+    """
+    final = run_dir(grid_dir, spec)
+    tmp = final.with_name(f"{TMP_PREFIX}{spec.run_id}-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    for name, content in files.items():
+        if isinstance(content, dict):
+            (tmp / name).write_text(json.dumps(content, indent=2, default=_json_default) + "\n")
+        else:
+            columns, rows = content
+            with (tmp / name).open("w", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(columns)
+                writer.writerows(rows)
+    if final.exists():  # a failed run being replaced
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    return final
+
+
+def run_files(spec: RunSpec, task, log, summary: dict) -> dict:
+    """All files of a run, ready for `write_run`."""
+    return {
+        "spec.json": {
+            "run_id": spec.run_id,
+            "spec": spec.to_dict(),
+            "task": task_rules(task),
+            "environment": environment(),
+        },
+        "steps.csv": (STEP_COLUMNS, [[row[c] for c in STEP_COLUMNS] for row in log.steps]),
+        "eval.csv": (("step", "loss", "metric"), [list(r.values()) for r in log.eval_rows]),
+        "variables.csv": (
+            ("step", "variable", "grad_norm", "grad_norm_clipped"),
+            log.variable_rows,
+        ),
+        "timesteps.csv": (("step", "t", "grad_norm"), log.timestep_rows),
+        "summary.json": summary,
+    }
+
+
+def _json_default(value):
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"not JSON serializable: {value!r}")

@@ -1,0 +1,197 @@
+"""The instrumented training loop: one compiled step that logs every gradient norm.
+
+Each step computes the loss and the gradients once (`tf.GradientTape` inside one `tf.function`)
+and returns, beside the loss, the gradient norms before and after clipping. Clipping is computed
+here with Keras's own rule (`clip_gradients`) for the log, and by the Keras optimizer, configured
+with the same clipping argument, for the update; a test proves the two are equal, so what is logged
+is exactly what the optimizer applied.
+
+Every `timestep_every` steps a second compiled variant of the step also differentiates the loss
+with respect to the input sequence, in the same backward pass, and returns ||dL/dx_t|| for every t:
+the vanishing / exploding picture through time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from experiments.config import RunSpec
+
+
+def clip_gradients(grads: list, mode: str, threshold: float) -> tuple[list, object]:
+    """Clips gradients with the rule of the Keras optimizer argument `mode`.
+
+    Args:
+        grads: one gradient tensor per variable, each the shape of its variable.
+        mode: `"none"`, `"clipvalue"` (each value into [-t, t]), `"clipnorm"` (each variable's
+            gradient rescaled to norm <= t, Keras's per-variable rule) or `"global_clipnorm"`
+            (all gradients rescaled together to global norm <= t; Pascanu et al. 2013).
+        threshold: t, > 0.
+
+    Returns:
+        `(clipped, clip_fraction)`: the clipped gradients, and the fraction that clipping changed
+        (a scalar tensor): of the values for `clipvalue`, of the variables for `clipnorm`, 1 or 0
+        for `global_clipnorm` (whether the global norm exceeded t), 0 for `none`.
+    """
+    if mode == "none":
+        return list(grads), ops.zeros(())
+    if mode == "clipvalue":
+        clipped = [ops.clip(g, -threshold, threshold) for g in grads]
+        changed = sum(ops.sum(ops.cast(ops.abs(g) > threshold, "float32")) for g in grads)
+        total = sum(math.prod(g.shape) for g in grads)
+        return clipped, changed / total
+    if mode == "clipnorm":
+        norms = [ops.sqrt(ops.sum(ops.square(g))) for g in grads]
+        # tf.clip_by_norm is what the TF backend's optimizer calls for clipnorm.
+        clipped = [tf.clip_by_norm(g, threshold) for g in grads]
+        changed = sum(ops.cast(n > threshold, "float32") for n in norms)
+        return clipped, changed / len(grads)
+    if mode == "global_clipnorm":
+        norm = global_norm(grads)
+        # The same expression as keras.src.optimizers.base_optimizer.clip_by_global_norm.
+        scale = threshold * ops.minimum(1.0 / norm, 1.0 / threshold) + (norm - norm)
+        return [g * scale for g in grads], ops.cast(norm > threshold, "float32")
+    raise ValueError(f"Unknown clipping mode {mode!r}")
+
+
+def global_norm(grads: list):
+    """The L2 norm of all gradients together (a scalar tensor)."""
+    return ops.sqrt(sum(ops.sum(ops.square(g)) for g in grads))
+
+
+def variable_names(model) -> list[str]:
+    """Stable names `layer/weight` of the model's trainable variables, in `trainable_variables`
+    order."""
+    owner = {}
+    for layer in model.layers:
+        for v in layer.trainable_variables:
+            owner[id(v)] = f"{layer.name}/{v.name}"
+    return [owner.get(id(v), v.path) for v in model.trainable_variables]
+
+
+def make_train_step(model, optimizer, loss_fn, spec: RunSpec, with_timesteps: bool):
+    """Compiles one instrumented training step.
+
+    Returns:
+        `step(x, y) -> dict` with `x (batch, time, features)`, `y` the task's targets. The dict
+        holds scalar tensors `loss, grad_norm, grad_norm_clipped, max_abs_grad, clip_fraction`,
+        `predictions` (the model output), `variable_norms` and `variable_norms_clipped`
+        `(num_variables,)`, and with `with_timesteps` also `timestep_norms (time,)`: the norm of
+        dL/dx_t over the batch and features.
+    """
+    variables = model.trainable_variables
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            if with_timesteps:
+                tape.watch(x)
+            predictions = model(x, training=True)
+            loss = loss_fn(y, predictions)
+        targets = variables + [x] if with_timesteps else variables
+        all_grads = tape.gradient(loss, targets)
+        grads = all_grads[: len(variables)]
+        clipped, clip_fraction = clip_gradients(grads, spec.clip, spec.clip_threshold)
+        optimizer.apply(grads, variables)
+        variable_norms = ops.stack([ops.sqrt(ops.sum(ops.square(g))) for g in grads])
+        variable_norms_clipped = ops.stack([ops.sqrt(ops.sum(ops.square(g))) for g in clipped])
+        out = {
+            "loss": loss,
+            "grad_norm": ops.sqrt(ops.sum(ops.square(variable_norms))),
+            "grad_norm_clipped": ops.sqrt(ops.sum(ops.square(variable_norms_clipped))),
+            "max_abs_grad": ops.max(ops.stack([ops.max(ops.abs(g)) for g in grads])),
+            "clip_fraction": clip_fraction,
+            "predictions": predictions,
+            "variable_norms": variable_norms,
+            "variable_norms_clipped": variable_norms_clipped,
+        }
+        if with_timesteps:
+            out["timestep_norms"] = ops.sqrt(ops.sum(ops.square(all_grads[-1]), axis=(0, 2)))
+        return out
+
+    return tf.function(step, jit_compile=spec.jit_compile and not spec.deterministic)
+
+
+@dataclass
+class TrainingLog:
+    """What one run logged, row by row; `records` writes it to CSV."""
+
+    variables: list[str]
+    steps: list[dict] = field(default_factory=list)
+    variable_rows: list[tuple] = field(default_factory=list)
+    timestep_rows: list[tuple] = field(default_factory=list)
+    eval_rows: list[dict] = field(default_factory=list)
+    status: str = "completed"
+    step_diverged: int | None = None
+
+
+def train(spec: RunSpec, task, model, optimizer, loss_fn, on_step=None) -> TrainingLog:
+    """Trains `model` for `spec.steps` steps on fresh batches of `task`, logging every step.
+
+    A non-finite loss or gradient norm stops the run as `diverged` at that step; what was logged
+    before it is kept. `on_step(step)` is called after each step (progress reporting).
+    """
+    rng = np.random.default_rng([spec.seed, 0])  # [seed, 1] is the task's held-out stream
+    x_eval, y_eval = task.eval_set(spec.seed, spec.eval_size)
+    log = TrainingLog(variables=variable_names(model))
+    plain_step = make_train_step(model, optimizer, loss_fn, spec, with_timesteps=False)
+    timestep_step = (
+        make_train_step(model, optimizer, loss_fn, spec, with_timesteps=True)
+        if spec.timestep_every
+        else None
+    )
+    predict = tf.function(
+        lambda x: model(x, training=False), jit_compile=spec.jit_compile and not spec.deterministic
+    )
+    start = time.perf_counter()
+    for step in range(1, spec.steps + 1):
+        x, y = task.batch(rng, spec.batch_size)
+        with_timesteps = timestep_step is not None and (
+            step == 1 or step % spec.timestep_every == 0
+        )
+        out = (timestep_step if with_timesteps else plain_step)(tf.constant(x), tf.constant(y))
+        loss = float(out["loss"])
+        grad_norm = float(out["grad_norm"])
+        metric = (
+            task.numpy_metric(y, out["predictions"].numpy()) if math.isfinite(loss) else math.nan
+        )
+        log.steps.append(
+            {
+                "step": step,
+                "loss": loss,
+                "metric": metric,
+                "grad_norm": grad_norm,
+                "grad_norm_clipped": float(out["grad_norm_clipped"]),
+                "max_abs_grad": float(out["max_abs_grad"]),
+                "clip_fraction": float(out["clip_fraction"]),
+                "learning_rate": float(optimizer.learning_rate),
+                "seconds": time.perf_counter() - start,
+            }
+        )
+        for name, norm, clipped in zip(
+            log.variables, out["variable_norms"].numpy(), out["variable_norms_clipped"].numpy()
+        ):
+            log.variable_rows.append((step, name, float(norm), float(clipped)))
+        if with_timesteps:
+            for t, norm in enumerate(out["timestep_norms"].numpy()):
+                log.timestep_rows.append((step, t, float(norm)))
+        if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+            log.status, log.step_diverged = "diverged", step
+            break
+        if step % spec.eval_every == 0 or step == spec.steps:
+            logits = predict(tf.constant(x_eval)).numpy()
+            log.eval_rows.append(
+                {
+                    "step": step,
+                    "loss": task.numpy_loss(y_eval, logits),
+                    "metric": task.numpy_metric(y_eval, logits),
+                }
+            )
+        if on_step is not None:
+            on_step(step)
+    return log
