@@ -204,7 +204,7 @@ def expand_grid(data: dict, path: str | Path = "<grid>") -> Grid:
         axes = {k: v if isinstance(v, list) else [v] for k, v in {**base, **sweep}.items()}
         keys = list(axes)
         for values in itertools.product(*(axes[k] for k in keys)):
-            settings = dict(zip(keys, values))
+            settings = dict(zip(keys, values, strict=True))
             problem = _check_combination(settings, schemes)
             if problem:
                 problems.append(f"{where}: {problem}")

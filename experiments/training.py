@@ -174,7 +174,10 @@ def train(spec: RunSpec, task, model, optimizer, loss_fn, on_step=None) -> Train
             }
         )
         for name, norm, clipped in zip(
-            log.variables, out["variable_norms"].numpy(), out["variable_norms_clipped"].numpy()
+            log.variables,
+            out["variable_norms"].numpy(),
+            out["variable_norms_clipped"].numpy(),
+            strict=True,
         ):
             log.variable_rows.append((step, name, float(norm), float(clipped)))
         if with_timesteps:
