@@ -7,12 +7,13 @@ from custom_layers.activations import builtin_names as activation_names
 from custom_layers.gru import SwappableGRU, SwappableGRUCell
 from custom_layers.indrnn import IndRNN, IndRNNCell, MaxAbs
 from custom_layers.lstm import SwappableLSTM, SwappableLSTMCell
-from custom_layers.simple_rnn import SwappableSimpleRNN, SwappableSimpleRNNCell
+from custom_layers.simple_rnn import ScaledIdentity, SwappableSimpleRNN, SwappableSimpleRNNCell
 
 __all__ = [
     "IndRNN",
     "IndRNNCell",
     "MaxAbs",
+    "ScaledIdentity",
     "SwappableGRU",
     "SwappableGRUCell",
     "SwappableLSTM",

@@ -14,6 +14,27 @@ from custom_layers.rnn_layer import CellLayer
 
 
 @keras.saving.register_keras_serializable(package="custom_layers")
+class ScaledIdentity(keras.initializers.Identity):
+    """`keras.initializers.Identity` whose `gain` survives `get_config`/`from_config`.
+
+    Keras 3's `Identity` does not save its `gain` (its config is empty), so a scaled-identity
+    IRNN would come back from a config or a `.keras` file with gain 1. `SwappableSimpleRNNCell`
+    swaps a `keras.initializers.Identity` argument for this class; use it directly elsewhere.
+
+    Args:
+        gain: the multiple of the identity matrix to generate.
+
+    Example:
+
+    >>> keras.ops.convert_to_numpy(ScaledIdentity(gain=0.5)((2, 2))).tolist()
+    [[0.5, 0.0], [0.0, 0.5]]
+    """
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+@keras.saving.register_keras_serializable(package="custom_layers")
 class SwappableSimpleRNNCell(keras.layers.SimpleRNNCell):
     """A fully connected recurrent cell (Elman 1990): `h_t = activation(x_t W + h_{t-1} U + b)`.
 
@@ -21,15 +42,19 @@ class SwappableSimpleRNNCell(keras.layers.SimpleRNNCell):
     Linear Units") is this cell with `activation="relu"`, `recurrent_initializer="identity"` (or
     `keras.initializers.Identity(gain=...)` for a scaled identity) and zero biases (the
     default): at initialization each unit copies its state forward, so neither the state nor its
-    gradient decays over time.
+    gradient decays over time. A `keras.initializers.Identity` argument is stored as the
+    equivalent `ScaledIdentity`, whose gain survives saving (Keras's own forgets it).
 
     Args:
         units: positive int, dimensionality of the output space.
         activation: the activation of h_t: a Keras built-in name, a registered name or a
             callable. Default `"tanh"`.
+        recurrent_initializer: initializer of `recurrent_kernel (units, units)`. Default
+            `"orthogonal"`; `"identity"`, `keras.initializers.Identity(gain=g)` or
+            `ScaledIdentity(gain=g)` give the IRNN.
         **kwargs: every other argument of `keras.layers.SimpleRNNCell` (`use_bias`,
-            `kernel_initializer`, `recurrent_initializer`, `bias_initializer`, regularizers,
-            constraints, `dropout`, `recurrent_dropout`, `seed`).
+            `kernel_initializer`, `bias_initializer`, regularizers, constraints, `dropout`,
+            `recurrent_dropout`, `seed`).
 
     Call arguments:
         sequence: `(batch, features)`, one time step (Keras's name for it).
@@ -47,13 +72,26 @@ class SwappableSimpleRNNCell(keras.layers.SimpleRNNCell):
     (2, 8)
     """
 
-    def __init__(self, units, activation="tanh", *, dropout=0.0, recurrent_dropout=0.0, **kwargs):
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        *,
+        recurrent_initializer="orthogonal",
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        **kwargs,
+    ):
         activations.check_units(units)
         activations.check_rate(dropout, "dropout")
         activations.check_rate(recurrent_dropout, "recurrent_dropout")
+        if type(recurrent_initializer) is keras.initializers.Identity:
+            # Keras's Identity forgets its gain when serialized; keep it.
+            recurrent_initializer = ScaledIdentity(gain=recurrent_initializer.gain)
         super().__init__(
             units,
             activation=activations.resolve(activation, "activation"),
+            recurrent_initializer=recurrent_initializer,
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
             **kwargs,
