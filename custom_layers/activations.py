@@ -12,6 +12,7 @@ An activation argument is one of:
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 
 import keras
@@ -32,12 +33,16 @@ def resolve(identifier: str | Callable | None, argument: str) -> Callable:
     """Turns an activation argument into a callable, or raises a `ValueError`.
 
     Args:
-        identifier: a built-in name, a registered name, or a callable.
+        identifier: a built-in name, a registered name, or a callable; `None` means linear, as
+            in Keras (a per-part override's `None`, "use the default", is handled by
+            `resolve_parts` before it gets here).
         argument: the name of the cell argument being resolved, used in the error message.
 
     Returns:
         The activation function: a callable mapping a tensor to a tensor of the same shape.
     """
+    if identifier is None:
+        return keras.activations.linear
     if callable(identifier):
         return identifier
     if isinstance(identifier, dict):  # a serialized registered object, as `get_config` writes it
@@ -81,18 +86,18 @@ def serialize(activation: Callable | None):
 
 
 def check_units(units) -> int:
-    """Validates the `units` argument shared by every cell."""
-    if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+    """Validates the `units` argument shared by every cell (NumPy integers welcome, as in Keras)."""
+    if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units <= 0:
         raise ValueError(
             "Received an invalid value for argument `units`, expected a positive integer, "
             f"got {units!r}."
         )
-    return units
+    return int(units)
 
 
 def check_rate(value, argument: str) -> float:
     """Validates a dropout rate: a number in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
         raise ValueError(
             f"Received an invalid value for argument `{argument}`, expected a float in [0, 1), "
             f"got {value!r}."

@@ -50,7 +50,10 @@ class SwappableLSTMCell(keras.layers.LSTMCell):
             `activation`.
         peephole: diagonal peephole connections (Gers & Schmidhuber 2000): the input and
             forget gates see c_{t-1}, the output gate sees c_t. Adds `input_peephole`,
-            `forget_peephole`, `output_peephole` weights, each `(units,)`.
+            `forget_peephole`, `output_peephole` weights, each `(units,)`, initialized by
+            `peephole_initializer` (default `"glorot_uniform"`, as TensorFlow Addons'
+            `PeepholeLSTMCell`; a separate argument because matrix-only kernel initializers such
+            as `"orthogonal"` cannot fill a vector).
         coupled_input_forget: CIFG (Greff et al. 2017, "LSTM: A Search Space Odyssey"): no input
             gate, i_t = 1 - f_t. The gate weights are then `3*units` wide, in the order f, c, o.
         layer_norm: layer normalization (Ba et al. 2016): the input and recurrent pre-activations
@@ -71,7 +74,7 @@ class SwappableLSTMCell(keras.layers.LSTMCell):
     Example:
 
     >>> layer = keras.layers.RNN(SwappableLSTMCell(8, candidate_activation="relu"))
-    >>> layer(np.zeros((2, 5, 3), "float32")).shape
+    >>> tuple(layer(np.zeros((2, 5, 3), "float32")).shape)
     (2, 8)
     """
 
@@ -89,6 +92,7 @@ class SwappableLSTMCell(keras.layers.LSTMCell):
         peephole=False,
         coupled_input_forget=False,
         layer_norm=False,
+        peephole_initializer="glorot_uniform",
         dropout=0.0,
         recurrent_dropout=0.0,
         **kwargs,
@@ -128,6 +132,7 @@ class SwappableLSTMCell(keras.layers.LSTMCell):
         for name, fn in effective.items():
             setattr(self, name, fn)
         self.peephole = bool(peephole)
+        self.peephole_initializer = keras.initializers.get(peephole_initializer)
         self.coupled_input_forget = bool(coupled_input_forget)
         self.layer_norm = bool(layer_norm)
 
@@ -178,7 +183,7 @@ class SwappableLSTMCell(keras.layers.LSTMCell):
                     self.add_weight(
                         shape=(self.units,),
                         name=f"{gate}_peephole",
-                        initializer=self.kernel_initializer,
+                        initializer=self.peephole_initializer,
                     ),
                 )
         if self.layer_norm:
@@ -251,6 +256,7 @@ class SwappableLSTMCell(keras.layers.LSTMCell):
             peephole=self.peephole,
             coupled_input_forget=self.coupled_input_forget,
             layer_norm=self.layer_norm,
+            peephole_initializer=keras.initializers.serialize(self.peephole_initializer),
         )
         base_config = super().get_config()
         return {**base_config, **config}
@@ -277,7 +283,7 @@ class SwappableLSTM(CellLayer):
     ...     SwappableLSTM(16, forget_gate_activation="hard_sigmoid", candidate_activation="relu"),
     ...     keras.layers.Dense(1),
     ... ])
-    >>> model(np.zeros((4, 20, 2), "float32")).shape
+    >>> tuple(model(np.zeros((4, 20, 2), "float32")).shape)
     (4, 1)
     """
 

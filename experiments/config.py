@@ -34,6 +34,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import keras
 import tomllib
 
 from custom_layers.activations import builtin_names as activation_names
@@ -86,7 +87,7 @@ class RunSpec:
     eval_every: int = 50  # held-out evaluation every E steps (and at the last step)
     eval_size: int = 512  # held-out examples
     timestep_every: int = 50  # record ||dL/dx_t|| every K steps (0: never)
-    jit_compile: bool = True  # XLA for the training step
+    jit_compile: bool = False  # XLA for the step: its compile time outweighs it on short runs
     deterministic: bool = False  # TF op determinism (turns XLA off)
     seed: int = 0
 
@@ -170,7 +171,11 @@ def expand_grid(data: dict, path: str | Path = "<grid>") -> Grid:
         seeds = [0]
 
     schemes = dict(BUILTIN_SCHEMES)
-    for scheme_name, parts in data.get("schemes", {}).items():
+    user_schemes = data.get("schemes", {})
+    if not isinstance(user_schemes, dict):
+        problems.append(f"[schemes]: expected tables [schemes.NAME], got {user_schemes!r}")
+        user_schemes = {}
+    for scheme_name, parts in user_schemes.items():
         where = f"[schemes.{scheme_name}]"
         if not isinstance(parts, dict):
             problems.append(f"{where}: expected a table of {list(SCHEME_PARTS)}")
@@ -280,8 +285,10 @@ def _check_value(key: str, value, schemes: dict) -> str | None:
             return f"expected true or false, got {value!r}"
         return None
     if key == "recurrent_initializer":
-        if not isinstance(value, str) or not value:
-            return f"expected a Keras initializer name, got {value!r}"
+        try:
+            keras.initializers.get(value)
+        except (ValueError, TypeError):
+            return f"unknown Keras initializer {value!r}; e.g. 'orthogonal', 'identity'"
         return None
     return None
 
@@ -289,13 +296,16 @@ def _check_value(key: str, value, schemes: dict) -> str | None:
 def _check_combination(settings: dict, schemes: dict) -> str | None:
     """A problem with one run's combination of settings (valid values, wrong together)."""
     cell = settings.get("cell", RunSpec.cell)
-    scheme = schemes[settings.get("scheme", RunSpec.scheme)]
+    scheme_name = settings.get("scheme", RunSpec.scheme)
+    scheme = schemes[scheme_name]
     if cell not in GATED_CELLS and scheme["gates"] != "sigmoid":
         return (
-            f"scheme {settings.get('scheme')!r} sets the gates, which cell {cell!r} does not "
+            f"scheme {scheme_name!r} sets the gates, which cell {cell!r} does not "
             "have; put gate-less cells in a [[sweep]] of their own"
         )
     task_name = settings.get("task", RunSpec.task)
+    if settings.get("permuted") and task_name != "digits":
+        return f"`permuted` applies to the digits task only, not {task_name!r}"
     try:
         make_task(task_name, **task_params(settings))
     except (TypeError, ValueError) as e:

@@ -129,6 +129,7 @@ def failure_summary(traceback_text: str, wall_seconds: float) -> dict:
         "steps_done": 0,
         "final_loss": math.nan,
         "final_metric": math.nan,
+        "final_train_loss": math.nan,
         "solved": False,
         "step_solved": None,
         "step_diverged": None,

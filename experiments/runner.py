@@ -35,11 +35,18 @@ def estimate_seconds(spec: RunSpec) -> float:
 
 
 def set_threads(threads: int) -> None:
-    """Limits TensorFlow to `threads` CPU threads; call before TensorFlow runs anything."""
+    """Limits TensorFlow to `threads` CPU threads, if its runtime has not started yet.
+
+    Once TensorFlow has run an op in this process (a notebook, an earlier grid) the thread pools
+    are fixed and TensorFlow raises on a change; the runs then use the pools as they are.
+    """
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass
 
 
 def execute(spec: RunSpec, grid_dir: Path) -> dict:

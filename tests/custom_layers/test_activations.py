@@ -71,7 +71,7 @@ def test_serialize_round_trip(name):
 
 @pytest.mark.parametrize(
     "identifier",
-    ["no_such_activation", "Tanh", "tests>not_registered", "", 3, None, ["relu"]],
+    ["no_such_activation", "Tanh", "tests>not_registered", "", 3, ["relu"]],
     ids=repr,
 )
 def test_resolve_rejects(identifier):
@@ -177,3 +177,17 @@ def test_check_rate_rejects(rate):
     )
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         activations.check_rate(rate, "recurrent_dropout")
+
+
+def test_none_is_linear_as_in_keras():
+    assert activations.resolve(None, "activation") is keras.activations.linear
+
+
+@pytest.mark.parametrize("units", [np.int64(4), np.int32(4)], ids=repr)
+def test_check_units_accepts_numpy_integers(units):
+    result = activations.check_units(units)
+    assert result == 4 and type(result) is int
+
+
+def test_check_rate_accepts_numpy_floats():
+    assert activations.check_rate(np.float32(0.25), "dropout") == 0.25

@@ -207,6 +207,13 @@ def test_variant_weights(kwargs, names):
         assert shapes[name] == (width,)
 
 
+@pytest.mark.parametrize("initializer", ["orthogonal", "identity"])
+def test_peephole_with_matrix_only_kernel_initializer(initializer):
+    layer = SwappableLSTM(UNITS, peephole=True, kernel_initializer=initializer)
+    layer(_data(np.random.default_rng(4)))
+    assert {v.name for v in layer.weights} >= {"input_peephole", "forget_peephole"}
+
+
 # ----------------------------------------------------------------------------------------------
 # Against the NumPy reference.
 # ----------------------------------------------------------------------------------------------
@@ -480,14 +487,17 @@ def test_cifg_with_input_gate_activation():
 # ----------------------------------------------------------------------------------------------
 
 
-def test_dropout_applies_only_in_training():
+@pytest.mark.parametrize(
+    "rates",
+    [dict(dropout=0.5), dict(recurrent_dropout=0.5), dict(dropout=0.3, recurrent_dropout=0.3)],
+    ids=["dropout", "recurrent_dropout", "both"],
+)
+def test_dropout_applies_only_in_training(rates):
     rng = np.random.default_rng(10)
     x = _data(rng)
 
     def make():
-        layer = SwappableLSTM(
-            UNITS, dropout=0.5, recurrent_dropout=0.5, seed=1234, return_sequences=True
-        )
+        layer = SwappableLSTM(UNITS, seed=1234, return_sequences=True, **rates)
         layer(x)
         return layer
 
@@ -505,3 +515,12 @@ def test_dropout_applies_only_in_training():
     # on every call, inference included, so `second` repeats `first`'s calls).
     second(x, training=False)
     np.testing.assert_allclose(np.asarray(second(x, training=True)), training, atol=1e-6)
+
+
+def test_layer_with_activation_none_matches_keras_linear():
+    """`activation=None` means linear, as it does for `keras.layers.LSTM`."""
+    x = _data(np.random.default_rng(5))
+    ours, theirs = SwappableLSTM(UNITS, activation=None), keras.layers.LSTM(UNITS, activation=None)
+    ours(x), theirs(x)
+    ours.set_weights(theirs.get_weights())
+    np.testing.assert_allclose(ours(x), theirs(x), atol=1e-5)

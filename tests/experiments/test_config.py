@@ -1,0 +1,272 @@
+"""Tests of `experiments.config` and the CLI's config handling: expansion, run ids, validation.
+
+Bad grids go through the CLI entry point in-process (`experiments.__main__.main`): exit code 2, the
+expected message on stderr, and nothing written to the out folder. `--dry-run`, `--only` and
+`tasks` are checked here too (they train nothing).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from experiments.__main__ import main
+from experiments.config import (
+    BUILTIN_SCHEMES,
+    ConfigError,
+    RunSpec,
+    expand_grid,
+    load_grid,
+)
+
+SWEEPS = """
+[[sweep]]
+cell = ["lstm", "gru"]
+clip = ["none", "global_clipnorm"]
+
+[[sweep]]
+cell = "simple_rnn"
+scheme = "relu"
+"""
+
+
+@pytest.fixture
+def grid_text(tiny_base):
+    return 'name = "tiny"\nseeds = [0, 1]\n' + tiny_base + SWEEPS
+
+
+# --------------------------------------------------------------------------------------------------
+# Expansion and run ids
+
+
+def test_expansion_is_the_product_of_the_axes_per_seed(write_grid, grid_text):
+    grid = load_grid(write_grid(grid_text))
+    assert grid.name == "tiny"
+    assert len(grid.runs) == (2 * 2 + 1) * 2
+    assert {(s.cell, s.clip, s.seed) for s in grid.runs if s.cell != "simple_rnn"} == {
+        (c, k, seed)
+        for c in ("lstm", "gru")
+        for k in ("none", "global_clipnorm")
+        for seed in (0, 1)
+    }
+    for spec in grid.runs:
+        assert spec.grid == "tiny"
+        assert (spec.units, spec.length, spec.steps, spec.jit_compile) == (4, 6, 4, False)
+        scheme = BUILTIN_SCHEMES[spec.scheme]
+        assert (spec.gates, spec.candidate, spec.output) == (
+            scheme["gates"],
+            scheme["candidate"],
+            scheme["output"],
+        )
+    ids = [s.run_id for s in grid.runs]
+    assert len(set(ids)) == len(ids)
+    for run_id in ids:
+        assert re.fullmatch(r"[A-Za-z0-9_.\-]+", run_id), run_id  # file-name safe
+        assert run_id.startswith("adding6-")
+
+
+def test_same_spec_same_id_and_any_change_a_new_id(write_grid, grid_text):
+    first = load_grid(write_grid(grid_text, "a.toml"))
+    again = load_grid(write_grid(grid_text, "b.toml"))
+    assert [s.run_id for s in first.runs] == [s.run_id for s in again.runs]
+
+    changed = load_grid(write_grid(grid_text.replace("units = 4", "units = 5"), "c.toml"))
+    old_ids = {s.run_id for s in first.runs}
+    assert old_ids.isdisjoint(s.run_id for s in changed.runs)
+
+    spec = first.runs[0]
+    assert RunSpec.from_dict(spec.to_dict()) == spec
+    assert RunSpec.from_dict(spec.to_dict()).run_id == spec.run_id
+    for change in ({"learning_rate": 0.002}, {"eval_size": 17}, {"jit_compile": True}):
+        other = dataclasses.replace(spec, **change)
+        assert other.run_id != spec.run_id
+        assert other.run_id.rsplit("-", 1)[0] == spec.run_id.rsplit("-", 1)[0]  # same readable part
+
+
+def test_custom_scheme_digits_length_and_float_values():
+    grid = expand_grid(
+        {
+            "name": "x",
+            "schemes": {"soft": {"gates": "hard_sigmoid", "candidate": "softsign"}},
+            "base": {"learning_rate": 1, "clip_threshold": 2},
+            "sweep": [{"task": "digits", "cell": "gru", "scheme": "soft"}],
+        }
+    )
+    (spec,) = grid.runs
+    assert (spec.gates, spec.candidate, spec.output) == ("hard_sigmoid", "softsign", "tanh")
+    assert spec.length == 64  # digits: fixed by the task
+    assert isinstance(spec.learning_rate, float) and isinstance(spec.clip_threshold, float)
+
+
+# --------------------------------------------------------------------------------------------------
+# Validation: exit code 2, the message, nothing written
+
+
+def bad_grid(top: str = "", base: str = "", sweep: str = 'cell = "lstm"', extra: str = "") -> str:
+    return (
+        f'name = "bad"\nseeds = [0]\n{top}\n[base]\nlength = 6\nunits = 4\n{base}\n'
+        f"{extra}\n[[sweep]]\n{sweep}\n"
+    )
+
+
+BAD = {
+    "unknown top-level key seed": (bad_grid(top="seed = [0]"), "unknown key `seed`"),
+    "unknown top-level key nmae": (bad_grid(top='nmae = "x"'), "unknown key `nmae`"),
+    "unknown key in base": (bad_grid(base="unit = 8"), "[base]: unknown key `unit`"),
+    "seed in base": (bad_grid(base="seed = 1"), "seeds are set by the top-level `seeds`"),
+    "unknown key in sweep": (
+        bad_grid(sweep='cels = ["lstm"]'),
+        "[[sweep]] 1: unknown key `cels`",
+    ),
+    "unknown task": (bad_grid(sweep='task = "adder"'), "unknown task 'adder'"),
+    "unknown cell": (bad_grid(sweep='cell = ["lstm", "lsmt"]'), "unknown cell 'lsmt'"),
+    "unknown scheme": (bad_grid(sweep='scheme = "relu_all"'), "unknown scheme 'relu_all'"),
+    "unknown activation in a scheme": (
+        bad_grid(extra='[schemes.mine]\ngates = "rleu"', sweep='scheme = "mine"'),
+        "[schemes.mine] gates: unknown activation 'rleu'",
+    ),
+    "unknown part in a scheme": (
+        bad_grid(extra='[schemes.mine]\nforget = "relu"'),
+        "[schemes.mine]: unknown key `forget`",
+    ),
+    "unknown optimizer": (bad_grid(base='optimizer = "sdg"'), "unknown optimizer 'sdg'"),
+    "unknown clip mode": (bad_grid(sweep='clip = ["clip_norm"]'), "unknown clip 'clip_norm'"),
+    "length 0": (bad_grid(sweep="length = 0"), "length: expected a positive integer, got 0"),
+    "steps -5": (bad_grid(base="steps = -5"), "steps: expected a positive integer, got -5"),
+    "batch_size 0": (
+        bad_grid(base="batch_size = 0"),
+        "batch_size: expected a positive integer, got 0",
+    ),
+    "learning_rate 0": (
+        bad_grid(sweep="learning_rate = [0.1, 0]"),
+        "learning_rate: expected a learning rate > 0, got 0",
+    ),
+    "clip_threshold 0": (
+        bad_grid(sweep='clip = "clipnorm"\nclip_threshold = 0'),
+        "clip_threshold: expected a clip threshold > 0, got 0",
+    ),
+    "clip_threshold -1": (
+        bad_grid(base="clip_threshold = -1.0"),
+        "clip_threshold: expected a clip threshold > 0, got -1.0",
+    ),
+    "timestep_every -1": (bad_grid(base="timestep_every = -1"), "expected an integer >= 0"),
+    "jit_compile not a bool": (bad_grid(base='jit_compile = "yes"'), "expected true or false"),
+    "list in base": (bad_grid(base='cell = ["lstm"]'), "expected a single value, got a list"),
+    "empty list in sweep": (bad_grid(sweep="cell = []"), "cell: empty list"),
+    "empty seeds": (bad_grid().replace("seeds = [0]", "seeds = []"), "`seeds`: expected"),
+    "single [sweep] table": (
+        bad_grid().replace("[[sweep]]", "[sweep]"),
+        "expected one or more [[sweep]] tables",
+    ),
+    "length too short for the task": (
+        bad_grid(sweep='task = "temporal_order"\nlength = 5'),
+        "task 'temporal_order'",
+    ),
+    "invalid TOML": ('name = "bad"\n[base\nunits = 4\n', "not valid TOML"),
+    "gated scheme on simple_rnn": (
+        bad_grid(sweep='cell = ["lstm", "simple_rnn"]\nscheme = "relu_gates"'),
+        "scheme 'relu_gates' sets the gates, which cell 'simple_rnn' does not have",
+    ),
+}
+
+
+def run_cli(args, capsys) -> tuple[int, str, str]:
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(("text", "message"), list(BAD.values()), ids=list(BAD))
+def test_bad_config_exits_2_and_writes_nothing(tmp_path, capsys, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(["run", str(path), "--out", str(out)], capsys)
+    assert code == 2
+    assert message in stderr
+    assert str(path) in stderr  # the message names the file
+    assert not out.exists()
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_grid(path)
+
+
+def test_missing_file_exits_2(tmp_path, capsys):
+    out = tmp_path / "out"
+    code, _, stderr = run_cli(["run", str(tmp_path / "nope.toml"), "--out", str(out)], capsys)
+    assert code == 2
+    assert "nope.toml: no such file" in stderr
+    assert not out.exists()
+
+
+def test_several_problems_are_reported_at_once(tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text(bad_grid(top="nmae = 'x'", base="steps = -5", sweep='cell = "lsmt"'))
+    out = tmp_path / "out"
+    code, _, stderr = run_cli(["run", str(path), "--out", str(out)], capsys)
+    assert code == 2
+    assert "3 problem(s)" in stderr
+    for message in ("unknown key `nmae`", "steps: expected a positive integer", "'lsmt'"):
+        assert message in stderr
+    assert not out.exists()
+    with pytest.raises(ConfigError) as info:
+        load_grid(path)
+    assert len(info.value.problems) == 3
+
+
+def test_schemes_not_a_table_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"\[schemes\]"):
+        expand_grid({"schemes": 3})
+
+
+def test_workers_below_one_exits_2(write_grid, grid_text, tmp_path, capsys):
+    out = tmp_path / "out"
+    code, _, stderr = run_cli(
+        ["run", str(write_grid(grid_text)), "--out", str(out), "--workers", "0"], capsys
+    )
+    assert code == 2 and "--workers" in stderr
+    assert not out.exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# --dry-run, --only, tasks
+
+
+def test_dry_run_lists_every_run_and_an_estimate_and_writes_nothing(
+    write_grid, grid_text, tmp_path, capsys
+):
+    path = write_grid(grid_text)
+    grid = load_grid(path)
+    out = tmp_path / "out"
+    code, stdout, _ = run_cli(["run", str(path), "--out", str(out), "--dry-run"], capsys)
+    assert code == 0
+    for spec in grid.runs:
+        assert re.search(rf"^{re.escape(spec.run_id)}\s+~\d+ s$", stdout, re.MULTILINE)
+    assert re.search(rf"^{len(grid.runs)} runs, about [\d.]+ min on one core", stdout, re.M)
+    assert not out.exists()
+
+
+def test_only_filters_runs(write_grid, grid_text, tmp_path, capsys):
+    path = write_grid(grid_text)
+    grid = load_grid(path)
+    out = tmp_path / "out"
+    code, stdout, _ = run_cli(
+        ["run", str(path), "--out", str(out), "--dry-run", "--only=-gru-"], capsys
+    )
+    assert code == 0
+    listed = [line.split()[0] for line in stdout.splitlines() if "~" in line]
+    assert sorted(listed) == sorted(s.run_id for s in grid.runs if s.cell == "gru")
+    assert len(listed) == 4
+    assert "4 runs, about" in stdout
+
+    code, _, stderr = run_cli(["run", str(path), "--out", str(out), "--only", "xyz"], capsys)
+    assert code == 2 and "xyz" in stderr
+    assert not out.exists()
+
+
+def test_tasks_command_lists_the_four_tasks(capsys):
+    code, stdout, _ = run_cli(["tasks"], capsys)
+    assert code == 0
+    for name in ("adding", "copy", "temporal_order", "digits"):
+        assert re.search(rf"^{name}\(", stdout, re.MULTILINE), name

@@ -1,0 +1,428 @@
+"""Tests of `experiments.runner`, `experiments.records` and the `run` command end to end.
+
+- the smoke grid (`experiments/configs/smoke.toml`) completes, run once per session in-process,
+  and its records have the columns, rows and names DESIGN.md promises;
+- a diverging run is a result (`diverged`, exit 0), a raising run a failure (`failed` with its
+  traceback, the grid goes on, exit 1, tried again on the next `run`);
+- a grid killed with SIGKILL resumes without redoing finished runs and leaves no half-written
+  folder; `--workers 2` goes through the process pool.
+
+The grids are in `data/`; subprocesses run `python -m experiments` as a user would.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from experiments import analysis, models, records, runner
+from experiments.__main__ import main
+from experiments.config import RunSpec, load_grid, task_for
+
+DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).parents[2]
+
+# What DESIGN.md promises.
+RUN_FILES = ("spec.json", "steps.csv", "eval.csv", "variables.csv", "timesteps.csv", "summary.json")
+STEP_COLUMNS = [
+    "step",
+    "loss",
+    "metric",
+    "grad_norm",
+    "grad_norm_clipped",
+    "max_abs_grad",
+    "clip_fraction",
+    "learning_rate",
+    "seconds",
+]
+
+
+def copy_grid(name: str, folder: Path) -> Path:
+    target = Path(folder) / name
+    shutil.copy(DATA / name, target)
+    return target
+
+
+def run_folders(grid_dir: Path) -> list[Path]:
+    runs = Path(grid_dir) / "runs"
+    return sorted(runs.iterdir()) if runs.is_dir() else []
+
+
+def assert_complete(folder: Path) -> None:
+    missing = [name for name in RUN_FILES if not (Path(folder) / name).is_file()]
+    assert not missing, f"{folder.name} lacks {missing}"
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path)
+
+
+def summary(folder: Path) -> dict:
+    return json.loads((Path(folder) / "summary.json").read_text())
+
+
+def cli(*args: str, **kwargs) -> subprocess.Popen:
+    """`python -m experiments ...` in its own process group, output to files under kwargs."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "experiments", *args],
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+        **kwargs,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# The smoke grid and the records it leaves
+
+
+def test_smoke_grid_completes(smoke_run):
+    grid, grid_dir, result, log = smoke_run
+    assert result.total == len(grid.runs) == 16
+    assert result.skipped == 0
+    assert result.counts == {"completed": 16, "diverged": 0, "failed": 0}, log
+    folders = run_folders(grid_dir)
+    assert [f.name for f in folders] == sorted(s.run_id for s in grid.runs)
+    for folder in folders:
+        assert_complete(folder)
+        assert summary(folder)["status"] == "completed"
+
+    table = pd.read_csv(analysis.write_summary(grid_dir))
+    assert len(table) == len(grid.runs)
+    assert sorted(table["run_id"]) == sorted(s.run_id for s in grid.runs)
+    assert (table["status"] == "completed").all()
+    assert "error" not in table.columns
+
+
+def test_smoke_records_content(smoke_run):
+    grid, grid_dir, _, _ = smoke_run
+    variables_by_cell = {}
+    for spec in grid.runs:
+        folder = grid_dir / "runs" / spec.run_id
+        meta = json.loads((folder / "spec.json").read_text())
+        assert meta["run_id"] == spec.run_id
+        assert RunSpec.from_dict(meta["spec"]) == spec
+        assert "keras" in meta["environment"]["packages"]
+
+        steps = read_csv(folder / "steps.csv")
+        assert list(steps.columns) == STEP_COLUMNS
+        assert steps["step"].tolist() == list(range(1, spec.steps + 1))
+        assert np.isfinite(steps[STEP_COLUMNS[1:]].to_numpy()).all()
+        assert steps["loss"].nunique() == spec.steps  # a value per step
+        assert (steps["grad_norm_clipped"] <= steps["grad_norm"] * (1 + 1e-6)).all()
+        assert steps["clip_fraction"].between(0, 1).all()
+        if spec.clip == "none":
+            assert (steps["clip_fraction"] == 0).all()
+            np.testing.assert_allclose(steps["grad_norm_clipped"], steps["grad_norm"], rtol=1e-6)
+
+        evals = read_csv(folder / "eval.csv")
+        assert list(evals.columns) == ["step", "loss", "metric"]
+        assert evals["step"].tolist() == [3, 6]  # eval_every = 3, steps = 6
+
+        times = read_csv(folder / "timesteps.csv")
+        assert list(times.columns) == ["step", "t", "grad_norm"]
+        time_steps = task_for(spec).input_shape[0]
+        assert sorted(times["step"].unique()) == [1, 3, 6]  # step 1, then every 3
+        for _, rows in times.groupby("step"):
+            assert rows["t"].tolist() == list(range(time_steps))
+        assert np.isfinite(times["grad_norm"]).all()
+
+        variables = read_csv(folder / "variables.csv")
+        assert list(variables.columns) == ["step", "variable", "grad_norm", "grad_norm_clipped"]
+        names = variables.loc[variables["step"] == 1, "variable"].tolist()
+        assert all(name.count("/") == 1 for name in names), names
+        assert names[0] == "rnn_1/kernel" and names[-2:] == ["head/kernel", "head/bias"]
+        assert len(variables) == spec.steps * len(names)
+        for _, rows in variables.groupby("step"):
+            assert rows["variable"].tolist() == names
+        # The per-variable norms make up the global one.
+        first = variables[variables["step"] == 1]
+        assert math.sqrt((first["grad_norm"] ** 2).sum()) == pytest.approx(
+            steps["grad_norm"].iloc[0], rel=1e-5
+        )
+        variables_by_cell.setdefault(spec.cell, []).append(names)
+
+        result = summary(folder)
+        assert result["status"] == "completed"
+        assert result["steps_done"] == spec.steps and result["step_diverged"] is None
+        assert result["final_loss"] == pytest.approx(evals["loss"].iloc[-1])
+        assert result["final_metric"] == pytest.approx(evals["metric"].iloc[-1])
+        assert result["wall_seconds"] > 0
+    # Identical names across runs of one cell (4 LSTM runs on the adding task, 2 GRU runs, ...).
+    assert len(variables_by_cell["lstm"]) == 4
+    for runs in variables_by_cell.values():
+        assert all(names == runs[0] for names in runs)
+
+
+def test_smoke_first_loss_is_the_initial_models_loss_on_the_first_batch(smoke_run):
+    """steps.csv holds per-step values: step 1 is the initial model on the first training batch,
+    drawn from `np.random.default_rng([seed, 0])`."""
+    grid, grid_dir, _, _ = smoke_run
+    for spec in [s for s in grid.runs if s.cell == "lstm"][:1] + [
+        s for s in grid.runs if s.task == "copy"
+    ][:1]:
+        task = task_for(spec)
+        keras.backend.clear_session()
+        model = models.build_model(spec, task)
+        x, y = task.batch(np.random.default_rng([spec.seed, 0]), spec.batch_size)
+        expected = task.numpy_loss(y, model(x, training=False).numpy())
+        steps = read_csv(grid_dir / "runs" / spec.run_id / "steps.csv")
+        assert steps["loss"].iloc[0] == pytest.approx(expected, rel=1e-5)
+        assert steps["loss"].iloc[1] != pytest.approx(steps["loss"].iloc[0], rel=1e-6)
+
+
+def test_rerunning_a_finished_grid_runs_nothing(smoke_run):
+    grid, grid_dir, _, _ = smoke_run
+    mtimes = {f.name: (f / "summary.json").stat().st_mtime_ns for f in run_folders(grid_dir)}
+    stream = io.StringIO()
+    result = runner.run_grid(grid, grid_dir.parent, workers=1, stream=stream)
+    assert result.skipped == 16 and sum(result.counts.values()) == 0
+    assert "16 runs, 16 already finished, 0 to run" in stream.getvalue()
+    assert mtimes == {
+        f.name: (f / "summary.json").stat().st_mtime_ns for f in run_folders(grid_dir)
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Outcomes: diverged is a result, failed a failure
+
+
+def test_diverged_run_is_a_result_through_two_workers(tmp_path):
+    """The `run` command with `--workers 2`: one run explodes, the others complete, exit 0."""
+    path = copy_grid("outcomes.toml", tmp_path)
+    out = tmp_path / "out"
+    with (tmp_path / "stdout").open("w") as stdout, (tmp_path / "stderr").open("w") as stderr:
+        process = cli(
+            "run", str(path), "--out", str(out), "--workers", "2", stdout=stdout, stderr=stderr
+        )
+        code = process.wait(timeout=300)
+    log = (tmp_path / "stdout").read_text() + (tmp_path / "stderr").read_text()
+    assert code == 0, log
+    assert "with 2 worker(s)" in log
+
+    grid = load_grid(path)
+    grid_dir = out / "outcomes"
+    assert [f.name for f in run_folders(grid_dir)] == sorted(s.run_id for s in grid.runs)
+    statuses = {}
+    for spec in grid.runs:
+        folder = grid_dir / "runs" / spec.run_id
+        assert_complete(folder)
+        result = summary(folder)
+        statuses[spec.cell] = result["status"]
+        if spec.cell != "lstm":
+            continue
+        # The exploding run: kept up to the step it diverged at.
+        assert result["status"] == "diverged"
+        assert result["solved"] is False
+        step = result["step_diverged"]
+        assert isinstance(step, int) and 1 <= step < spec.steps
+        assert result["steps_done"] == step
+        steps = read_csv(folder / "steps.csv")
+        assert steps["step"].tolist() == list(range(1, step + 1))
+        last = steps.iloc[-1]
+        assert not (math.isfinite(last["loss"]) and math.isfinite(last["grad_norm"]))
+        assert np.isfinite(steps["loss"].iloc[:-1]).all()
+    assert statuses == {"lstm": "diverged", "gru": "completed", "simple_rnn": "completed"}
+
+    table = pd.read_csv(grid_dir / "summary.csv")
+    assert sorted(table["status"]) == ["completed", "completed", "diverged"]
+    assert table.loc[table["cell"] == "lstm", "step_diverged"].iloc[0] >= 1
+
+
+def test_failed_run_is_recorded_and_the_cli_exits_1(tmp_path, capsys, monkeypatch):
+    path = copy_grid("failing.toml", tmp_path)
+    out = tmp_path / "out"
+    real_build = models.build_model
+
+    def build_or_fail(spec, task):
+        if spec.cell == "gru":
+            raise RuntimeError("no_such_initializer: a run that raises while building")
+        return real_build(spec, task)
+
+    monkeypatch.setattr(models, "build_model", build_or_fail)
+    assert main(["run", str(path), "--out", str(out)]) == 1
+    assert "1 run(s) failed" in capsys.readouterr().err
+
+    grid = load_grid(path)
+    by_cell = {s.cell: out / "failing" / "runs" / s.run_id for s in grid.runs}
+    failed = summary(by_cell["gru"])
+    assert failed["status"] == "failed"
+    assert "Traceback (most recent call last)" in failed["error"]
+    assert "no_such_initializer" in failed["error"]
+    assert json.loads((by_cell["gru"] / "spec.json").read_text())["run_id"] == by_cell["gru"].name
+    assert_complete(by_cell["lstm"])
+    assert summary(by_cell["lstm"])["status"] == "completed"  # the grid went on
+
+    table = pd.read_csv(out / "failing" / "summary.csv")
+    assert sorted(table["status"]) == ["completed", "failed"]
+
+
+def test_failed_run_goes_on_and_is_tried_again(tmp_path, write_grid, tiny_base, monkeypatch):
+    """A run that raises (here: model building, patched in-process) is `failed`; the next `run`
+    tries it again and replaces its folder, and skips the finished ones."""
+    grid = load_grid(
+        write_grid('name = "retry"\n' + tiny_base + '[[sweep]]\ncell = ["gru", "lstm"]\n')
+    )
+    real_build = models.build_model
+
+    def build_or_fail(spec, task):
+        if spec.cell == "gru":
+            raise RuntimeError("boom while building")
+        return real_build(spec, task)
+
+    monkeypatch.setattr(models, "build_model", build_or_fail)
+    stream = io.StringIO()
+    result = runner.run_grid(grid, tmp_path, workers=1, stream=stream)
+    assert result.counts["failed"] == 1 and result.counts["completed"] == 1
+    gru = next(s for s in grid.runs if s.cell == "gru")
+    folder = tmp_path / "retry" / "runs" / gru.run_id
+    failed = summary(folder)
+    assert failed["status"] == "failed" and "RuntimeError: boom while building" in failed["error"]
+    assert not records.is_finished(tmp_path / "retry", gru)
+
+    monkeypatch.setattr(models, "build_model", real_build)
+    stream = io.StringIO()
+    result = runner.run_grid(grid, tmp_path, workers=1, stream=stream)
+    assert "2 runs, 1 already finished, 1 to run" in stream.getvalue()
+    assert result.counts["completed"] == 1 and result.failed == 0
+    assert_complete(folder)
+    assert summary(folder)["status"] == "completed" and "error" not in summary(folder)
+    assert not [f for f in run_folders(tmp_path / "retry") if f.name.startswith(".tmp-")]
+
+
+# --------------------------------------------------------------------------------------------------
+# Resume after SIGKILL
+
+
+def test_killed_grid_resumes_without_redoing_finished_runs(tmp_path):
+    path = copy_grid("resume.toml", tmp_path)
+    out = tmp_path / "out"
+    grid = load_grid(path)
+    grid_dir = out / grid.name
+    with (tmp_path / "log").open("w") as log:
+        process = cli("run", str(path), "--out", str(out), stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 180
+        try:
+            while not list(grid_dir.glob("runs/*/summary.json")):
+                assert process.poll() is None, (tmp_path / "log").read_text()
+                assert time.monotonic() < deadline, "no run finished in time"
+                time.sleep(0.05)
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    finished = {
+        f.name: (f / "summary.json").stat().st_mtime_ns
+        for f in run_folders(grid_dir)
+        if (f / "summary.json").is_file()
+    }
+    assert 1 <= len(finished) < len(grid.runs), "the kill must land in the middle of the grid"
+    for name in finished:
+        assert_complete(grid_dir / "runs" / name)
+    # What a kill during the final write would leave: a temporary folder, to be cleaned up.
+    stale = grid_dir / "runs" / f".tmp-{grid.runs[-1].run_id}-99999"
+    stale.mkdir(parents=True, exist_ok=True)
+    (stale / "steps.csv").write_text("step,loss\n1,0.5\n")
+
+    stream = io.StringIO()
+    result = runner.run_grid(grid, out, workers=1, stream=stream)
+    n = len(finished)
+    assert f"{len(grid.runs)} runs, {n} already finished, {len(grid.runs) - n} to run" in (
+        stream.getvalue()
+    )
+    assert result.skipped == n and result.counts["completed"] == len(grid.runs) - n
+    folders = run_folders(grid_dir)
+    assert [f.name for f in folders] == sorted(s.run_id for s in grid.runs)  # no .tmp-* left
+    for folder in folders:
+        assert_complete(folder)
+        assert summary(folder)["status"] == "completed"
+    for name, mtime in finished.items():  # finished runs were not redone
+        assert (grid_dir / "runs" / name / "summary.json").stat().st_mtime_ns == mtime
+
+    # Same spec -> same folder (nothing to run); a changed spec -> a new folder beside the old.
+    stream = io.StringIO()
+    runner.run_grid(grid, out, workers=1, stream=stream)
+    assert f"{len(grid.runs)} already finished, 0 to run" in stream.getvalue()
+    changed_path = tmp_path / "changed.toml"
+    changed_path.write_text(path.read_text().replace("steps = 20", "steps = 3"))
+    changed = load_grid(changed_path)
+    stream = io.StringIO()
+    runner.run_grid(changed, out, workers=1, only="-lstm-", stream=stream)
+    assert "1 runs, 0 already finished, 1 to run" in stream.getvalue()
+    (new,) = [s for s in changed.runs if s.cell == "lstm"]
+    (old,) = [s for s in grid.runs if s.cell == "lstm"]
+    assert new.run_id != old.run_id
+    names = {f.name for f in run_folders(grid_dir)}
+    assert names == {s.run_id for s in grid.runs} | {new.run_id}
+    assert_complete(grid_dir / "runs" / new.run_id)
+    assert len(read_csv(grid_dir / "runs" / new.run_id / "steps.csv")) == 3
+
+
+def test_a_write_interrupted_half_way_leaves_no_run_folder(tmp_path, make_spec, monkeypatch):
+    """`write_run` writes under a temporary name: dying after the first file leaves no folder with
+    the run's name (so the run is not finished), and the next `run` removes the leftover."""
+    spec = make_spec()
+
+    def writer_that_dies(*args, **kwargs):
+        raise KeyboardInterrupt  # as if killed while writing steps.csv
+
+    files = {
+        "spec.json": {"run_id": spec.run_id, "spec": spec.to_dict()},
+        "steps.csv": (("step", "loss"), [(1, 0.5)]),
+        "summary.json": {"status": "completed"},
+    }
+    monkeypatch.setattr(records, "csv", type("csv", (), {"writer": writer_that_dies}))
+    with pytest.raises(KeyboardInterrupt):
+        records.write_run(tmp_path, spec, files)
+    monkeypatch.undo()
+
+    assert not records.run_dir(tmp_path, spec).exists()
+    assert not records.is_finished(tmp_path, spec)
+    (leftover,) = run_folders(tmp_path)
+    assert leftover.name.startswith(".tmp-") and (leftover / "spec.json").is_file()
+    assert analysis.run_table(tmp_path).empty
+    assert records.remove_stale(tmp_path) == [leftover]
+    assert run_folders(tmp_path) == []
+
+    records.write_run(tmp_path, spec, files)
+    assert records.is_finished(tmp_path, spec)
+    assert [f.name for f in run_folders(tmp_path)] == [spec.run_id]
+
+
+# --------------------------------------------------------------------------------------------------
+# Known bug
+
+
+def test_in_process_grid_after_tensorflow_started():
+    tf.constant(1.0) + 1.0  # TensorFlow's runtime is running
+    current = tf.config.threading.get_intra_op_parallelism_threads()
+    runner.set_threads(current + 1)  # what run_grid does: must not raise once TF has started
+
+
+def test_execute_records_a_failure_instead_of_raising(tmp_path, make_spec, monkeypatch):
+    def broken(spec, task):
+        raise ValueError("cannot build")
+
+    monkeypatch.setattr(models, "build_model", broken)
+    spec = make_spec()
+    result = runner.execute(spec, tmp_path)
+    assert result["status"] == "failed" and "ValueError: cannot build" in result["error"]
+    folder = records.run_dir(tmp_path, spec)
+    assert sorted(p.name for p in folder.iterdir()) == ["spec.json", "summary.json"]
+    with (folder / "summary.json").open() as f:
+        assert json.load(f)["error"] == result["error"]
