@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 GRID   ?= experiments/configs/default.toml
 OUT    ?= results
 WORKERS ?= 2
-EXTRAS ?= dev
+EXTRAS ?= dev,ray
 
 .PHONY: all experiments report test bench lint clean
 
@@ -21,10 +21,12 @@ $(STAMP): pyproject.toml
 
 $(VENV): $(STAMP)
 
+# Trains the grid (resumes); `run` ends by writing summary.csv, plots/ and the report.
 experiments: $(STAMP)
 	$(PY) -m experiments run $(GRID) --out $(OUT) --workers $(WORKERS)
-	@echo "Records: $(OUT)/$$(basename $(GRID) .toml)/"
+	@echo "Open $(OUT)/$$(basename $(GRID) .toml)/report.html (or report.md)"
 
+# Re-draws summary.csv, plots/ and the report from existing records, without training.
 report: $(STAMP)
 	$(PY) -m experiments report $(OUT)/$$(basename $(GRID) .toml)
 

@@ -1,13 +1,16 @@
-"""Command line: `python -m experiments run|tasks ...` (see `--help`)."""
+"""Command line: `python -m experiments run|report|tasks ...` (see `--help`)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
-EXIT_CONFIG_ERROR = 2  # a bad grid file: nothing ran, nothing was written
+EXIT_CONFIG_ERROR = 2  # a bad grid file or results folder: nothing ran, nothing was written
 EXIT_RUN_FAILED = 1  # the grid ran, but at least one run failed (see its summary.json)
+EXIT_GRID_LOCKED = 3  # another `run` is writing to the same results folder
+EXIT_INTERRUPTED = 130  # Ctrl-C: finished runs are kept; running again resumes
 
 
 def _run(args) -> int:
@@ -19,8 +22,19 @@ def _run(args) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
-    if args.workers < 1:
-        print(f"error: --workers must be >= 1, got {args.workers}", file=sys.stderr)
+    for flag, value, minimum in (
+        ("--workers", args.workers, 1),
+        ("--retries", args.retries, 0),
+        ("--cpus-per-run", args.cpus_per_run, 1),
+    ):
+        if value < minimum:
+            print(f"error: {flag} must be >= {minimum}, got {value}", file=sys.stderr)
+            return EXIT_CONFIG_ERROR
+    if args.executor == "ray" and importlib.util.find_spec("ray") is None:
+        print(
+            "error: --executor ray needs Ray: pip install -e '.[ray]' (make test installs it)",
+            file=sys.stderr,
+        )
         return EXIT_CONFIG_ERROR
     specs = [s for s in grid.runs if args.only is None or args.only in s.run_id]
     if args.only is not None and not specs:
@@ -37,20 +51,57 @@ def _run(args) -> int:
             f"{total / 60 / args.workers:.1f} min with {args.workers} workers"
         )
         return 0
-    from experiments.runner import run_grid
+    from experiments.runner import GridLocked, run_grid
 
-    result = run_grid(grid, Path(args.out), workers=args.workers, only=args.only)
+    try:
+        result = run_grid(
+            grid,
+            Path(args.out),
+            workers=args.workers,
+            only=args.only,
+            executor=args.executor,
+            retries=args.retries,
+            cpus_per_run=args.cpus_per_run,
+            address=args.address,
+        )
+    except GridLocked as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_GRID_LOCKED
+    except KeyboardInterrupt:
+        print(
+            "interrupted: finished runs are kept, no run folder is half-written; run the same "
+            "command again to resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     grid_dir = Path(args.out) / grid.name
-    from experiments.analysis import write_summary
+    from experiments.report import write_report
 
-    summary_path = write_summary(grid_dir)
+    report_path = write_report(grid_dir)
     print(
         f"done: {result.counts} ({result.skipped} skipped as already finished); "
-        f"records in {grid_dir}/runs, table in {summary_path}"
+        f"records in {grid_dir}/runs, table in {grid_dir / 'summary.csv'}"
     )
+    print(f"report: {report_path} (and {report_path.with_suffix('.html')})")
     if result.failed:
         print(f"error: {result.failed} run(s) failed; see their summary.json", file=sys.stderr)
         return EXIT_RUN_FAILED
+    return 0
+
+
+def _report(args) -> int:
+    from experiments.report import write_report
+
+    grid_dir = Path(args.grid_dir)
+    if not grid_dir.is_dir():
+        print(f"error: no such results folder: {grid_dir}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    try:
+        report_path = write_report(grid_dir)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    print(f"report: {report_path} (and {report_path.with_suffix('.html')})")
     return 0
 
 
@@ -74,7 +125,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=1, help="runs at once (default: 1)")
     run.add_argument("--only", help="only the runs whose id contains this substring")
     run.add_argument("--dry-run", action="store_true", help="list the runs and a time estimate")
+    run.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local processes (default) or one Ray task per run",
+    )
+    run.add_argument(
+        "--address", help="Ray: the cluster to join (default: start a local Ray instance)"
+    )
+    run.add_argument("--cpus-per-run", type=int, default=1, help="Ray: CPUs per run (default: 1)")
+    run.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="times a run whose worker process died is tried again (default: 2)",
+    )
     run.set_defaults(handler=_run)
+
+    report = commands.add_parser(
+        "report", help="rebuild summary.csv, plots and report from a grid's records (no training)"
+    )
+    report.add_argument("grid_dir", help="a grid's results folder, e.g. results/default")
+    report.set_defaults(handler=_report)
 
     tasks = commands.add_parser("tasks", help="list the tasks and their parameters")
     tasks.set_defaults(handler=_tasks)

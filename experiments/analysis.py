@@ -1,39 +1,497 @@
-"""Loads run records into pandas and aggregates them. Pure functions: nothing here trains."""
+"""Loads run records into pandas and aggregates them over seeds. Pure functions: nothing here trains.
+
+Nothing here imports TensorFlow either (`experiments.records` does, through `config`), so that
+`python -m experiments report` starts fast: the few record conventions needed are repeated below.
+
+    tables = load(grid_dir)           # every run of a grid: runs, configs, steps, ... (`Tables`)
+    tables.runs                       # one row per run: spec, task rules, summary, derived measures
+    tables.configs                    # one row per configuration: rates, intervals, medians
+    summary_table(tables.runs)        # what `summary.csv` holds
+
+A *configuration* is a run's spec without its seed (and grid name); `configs` aggregates the seeds
+of each. Measures (`runs` columns, all read from the records):
+
+- `loss_baseline`: the loss of the best memoryless model (the task's baseline when it is a loss
+  value, e.g. adding's 1/6 or copy's 10 log 8 / (T + 20); for a classification task whose baseline
+  is an accuracy p over balanced classes, the cross-entropy log(1/p) of the uniform guess).
+- `loss_ratio`: the final held-out loss / `loss_baseline` (completed runs; inf for diverged ones).
+- `learned`: a completed run whose `loss_ratio` < 1/2: the graded success used where nothing is
+  solved (copy at a short budget) - a binary "solved" hides the slow learners.
+- `clipped_steps`: the fraction of steps at which clipping changed the gradient.
+- `step_half_baseline`: the first step at which the training loss, as a moving median over
+  `SMOOTH_STEPS` steps, fell below half the baseline (NaN: never within the budget).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from experiments import records
+RUNS = "runs"  # = records.runs_dir(grid_dir).name
+TMP_PREFIX = ".tmp-"  # = records.TMP_PREFIX: a run being written
+SMOOTH_STEPS = 20  # moving-median window of the training loss (steps)
+LEARNED_RATIO = 0.5  # "learned": the final loss below this fraction of the baseline
+Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
+
+# Orders for tables and plots; names not listed here come after, alphabetically.
+TASK_ORDER = ("adding", "copy", "temporal_order", "digits")
+CELL_ORDER = ("lstm", "peephole", "cifg", "gru", "simple_rnn", "indrnn")
+SCHEME_ORDER = (
+    "standard",
+    "relu_candidate",
+    "relu_gates",
+    "hard_sigmoid_gates",
+    "relu",
+    "all_relu",
+)
+CLIP_ORDER = ("none", "clipvalue", "clipnorm", "global_clipnorm")
+
+# The spec fields that name a configuration in the tables and plots (task x model x clipping);
+# other fields that vary within a task are appended to the model label (e.g. `forget_bias=0`).
+TASK_FIELDS = ("task", "length", "permuted")
+MODEL_FIELDS = ("cell", "scheme", "gates", "candidate", "output")
+CLIP_FIELDS = ("clip", "clip_threshold")
+NOT_CONFIG = ("seed", "grid")  # spec fields that do not define a configuration
+
+RULE_FIELDS = (
+    "metric_name",
+    "loss_name",
+    "higher_is_better",
+    "solved_threshold",
+    "solved_rule",
+    "baseline",
+    "baseline_kind",
+    "metric_baseline",
+)
+SUMMARY_COLUMNS = (
+    "status",
+    "steps_done",
+    "final_loss",
+    "final_metric",
+    "solved",
+    "step_solved",
+    "step_diverged",
+    "max_grad_norm",
+    "median_clip_fraction",
+    "loss_ratio",
+    "step_half_baseline",
+    "wall_seconds",
+)
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Everything the records of one grid hold, as DataFrames (see the module docstring).
+
+    `steps`, `evals`, `variables` and `timesteps` are the per-run CSVs stacked, with a `run_id`
+    column first; `spec_columns` are the configuration columns of `runs` (spec minus seed, grid).
+    """
+
+    grid_dir: Path
+    runs: pd.DataFrame
+    configs: pd.DataFrame
+    steps: pd.DataFrame
+    evals: pd.DataFrame
+    variables: pd.DataFrame
+    timesteps: pd.DataFrame
+    spec_columns: tuple[str, ...] = ()
+    environment: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The grid's name (from its runs' specs, else the folder's name)."""
+        if "grid" in self.runs and len(self.runs):
+            return str(self.runs["grid"].iloc[0])
+        return Path(self.grid_dir).name
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading
+
+
+def run_folders(grid_dir: Path) -> list[Path]:
+    """The whole run folders of a grid (those with a `summary.json`), sorted by name."""
+    runs = Path(grid_dir) / RUNS
+    if not runs.is_dir():
+        return []
+    return [
+        folder
+        for folder in sorted(runs.iterdir())
+        if not folder.name.startswith(TMP_PREFIX) and (folder / "summary.json").is_file()
+    ]
+
+
+def load(grid_dir: Path) -> Tables:
+    """Reads every run of `grid_dir` and aggregates them (see `Tables`).
+
+    Raises:
+        FileNotFoundError: `grid_dir` does not exist or holds no finished run folder.
+    """
+    grid_dir = Path(grid_dir)
+    if not grid_dir.is_dir():
+        raise FileNotFoundError(f"no such results folder: {grid_dir}")
+    folders = run_folders(grid_dir)
+    if not folders:
+        raise FileNotFoundError(
+            f"no runs in {grid_dir}: expected run folders under {grid_dir / RUNS} "
+            "(`python -m experiments run GRID.toml` writes them)"
+        )
+    rows, frames, spec_keys, environment = [], {k: [] for k in _CSVS}, [], {}
+    for folder in folders:
+        meta = json.loads((folder / "spec.json").read_text())
+        summary = json.loads((folder / "summary.json").read_text())
+        spec, rules = meta["spec"], meta.get("task", {})
+        spec_keys += [k for k in spec if k not in spec_keys]
+        environment = environment or meta.get("environment", {})
+        run_id = meta["run_id"]
+        data = {name: _read_csv(folder / f"{name}.csv", run_id) for name in _CSVS}
+        for name, frame in data.items():
+            if frame is not None:
+                frames[name].append(frame)
+        rows.append(_run_row(run_id, spec, rules, summary, data["steps"]))
+    runs = _with_labels(pd.DataFrame(rows), spec_keys)
+    spec_columns = tuple(k for k in spec_keys if k not in NOT_CONFIG)
+    stacked = {
+        name: pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["run_id"])
+        for name, parts in frames.items()
+    }
+    return Tables(
+        grid_dir=grid_dir,
+        runs=runs,
+        configs=aggregate(runs, spec_columns),
+        steps=stacked["steps"],
+        evals=stacked["eval"],
+        variables=stacked["variables"],
+        timesteps=stacked["timesteps"],
+        spec_columns=spec_columns,
+        environment=environment,
+    )
+
+
+_CSVS = ("steps", "eval", "variables", "timesteps")
+
+
+def _read_csv(path: Path, run_id: str) -> pd.DataFrame | None:
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path)
+    if frame.empty:  # e.g. eval.csv of a run that diverged before its first evaluation
+        return None
+    for column in frame.columns:
+        if column != "variable":
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    frame.insert(0, "run_id", run_id)
+    return frame
+
+
+def _run_row(run_id: str, spec: dict, rules: dict, summary: dict, steps) -> dict:
+    """One row of `runs`: spec, task rules, summary and the derived measures of one run."""
+    row = {"run_id": run_id, **spec}
+    for key in RULE_FIELDS:
+        source = {"metric_name": "metric", "loss_name": "loss"}.get(key, key)
+        row[key] = rules.get(source)
+    row.update({k: v for k, v in summary.items() if k != "error"})
+    row["error"] = summary.get("error")
+    baseline = loss_baseline(rules)
+    row["loss_baseline"] = baseline
+    status = summary.get("status")
+    final_loss = _float(summary.get("final_loss"))
+    if status == "completed":
+        row["loss_ratio"] = final_loss / baseline if baseline > 0 else math.nan
+    else:
+        row["loss_ratio"] = math.inf if status == "diverged" else math.nan
+    row["learned"] = bool(status == "completed" and row["loss_ratio"] < LEARNED_RATIO)
+    if steps is not None and len(steps):
+        grad = steps["grad_norm"].replace(-np.inf, np.nan)
+        row["max_grad_norm"] = float(grad.max()) if grad.notna().any() else math.nan
+        row["median_clip_fraction"] = float(steps["clip_fraction"].median())
+        row["clipped_steps"] = float((steps["clip_fraction"] > 0).mean())
+        row["step_half_baseline"] = step_below(steps, LEARNED_RATIO * baseline)
+    else:
+        for key in ("max_grad_norm", "median_clip_fraction", "clipped_steps", "step_half_baseline"):
+            row[key] = math.nan
+    return row
+
+
+def _float(value) -> float:
+    return math.nan if value is None else float(value)
+
+
+def loss_baseline(rules: dict) -> float:
+    """The loss of the best memoryless model of a task, from its rules in `spec.json`["task"].
+
+    The task's `baseline` when it is a loss value (`baseline_kind == "loss"`, or the metric is the
+    loss, as for adding's MSE); for a cross-entropy task whose baseline is an accuracy p over
+    balanced classes, log(1/p), the cross-entropy of the uniform guess. NaN when unknown.
+    """
+    if not rules:
+        return math.nan
+    if rules.get("baseline_kind") == "loss" or rules.get("loss") == rules.get("metric"):
+        return float(rules["baseline"])
+    p = rules.get("metric_baseline")
+    if rules.get("loss") == "sparse_categorical_crossentropy" and p and 0 < p < 1:
+        return -math.log(p)
+    return math.nan
+
+
+def smooth(values: pd.Series, window: int = SMOOTH_STEPS, partial: bool = False) -> pd.Series:
+    """A moving median over `window` steps (fewer for shorter series); non-finite values -> NaN.
+
+    With `partial`, the first `window - 1` steps get the median of the steps so far (for plots);
+    otherwise they are NaN (a full window is needed to decide "below half the baseline").
+    """
+    values = values.replace([np.inf, -np.inf], np.nan)
+    window = max(1, min(window, len(values)))
+    return values.rolling(window, min_periods=1 if partial else window).median()
+
+
+def step_below(steps: pd.DataFrame, threshold: float) -> float:
+    """The first step whose smoothed training loss (`smooth`) is below `threshold`; NaN if none."""
+    if not math.isfinite(threshold) or steps.empty:
+        return math.nan
+    below = smooth(steps["loss"].reset_index(drop=True)) < threshold
+    if not below.any():
+        return math.nan
+    return float(steps["step"].iloc[int(below.to_numpy().argmax())])
+
+
+# --------------------------------------------------------------------------------------------------
+# Labels
+
+
+def task_label(task: str, length: int, permuted: bool = False) -> str:
+    """`adding50`, `digits64p`: the task part of a run id."""
+    return f"{task}{int(length)}" + ("p" if permuted else "")
+
+
+def clip_label(clip: str, threshold: float) -> str:
+    """`none` or e.g. `global_clipnorm 1`."""
+    return "none" if clip == "none" else f"{clip} {float(threshold):g}"
+
+
+def _with_labels(runs: pd.DataFrame, spec_keys: list[str]) -> pd.DataFrame:
+    """Adds `task_label`, `model_label`, `clip_label` and `config_label`, and sorts the runs.
+
+    The model label is `cell scheme`, plus `field=value` for every other spec field that varies
+    within the run's task and whose value there is not the most common one (`forget_bias=0`).
+    """
+    runs = runs.copy()
+    runs["task_label"] = [
+        task_label(t, n, p)
+        for t, n, p in zip(runs["task"], runs["length"], runs["permuted"], strict=True)
+    ]
+    runs["clip_label"] = [
+        clip_label(c, t) for c, t in zip(runs["clip"], runs["clip_threshold"], strict=True)
+    ]
+    fixed = {*TASK_FIELDS, *MODEL_FIELDS, *CLIP_FIELDS, *NOT_CONFIG}
+    others = [k for k in spec_keys if k not in fixed]
+    extras = [[] for _ in range(len(runs))]
+    for _, group in runs.groupby("task_label", sort=False):
+        for key in others:
+            values = group[key]
+            if values.nunique(dropna=False) < 2:
+                continue
+            common = values.mode().iloc[0]
+            for i, value in zip(group.index, values, strict=True):  # a RangeIndex: positions
+                if value != common:
+                    extras[i].append(f"{key}={_format(value)}")
+    runs["model_label"] = [
+        " ".join([c, s, *e]) for c, s, e in zip(runs["cell"], runs["scheme"], extras, strict=True)
+    ]
+    runs["variant"] = [" ".join([s, *e]) for s, e in zip(runs["scheme"], extras, strict=True)]
+    runs["config_label"] = runs["task_label"] + " " + runs["model_label"] + " " + runs["clip_label"]
+    order = sort_key(runs)
+    return runs.iloc[np.lexsort(order[::-1])].reset_index(drop=True)
+
+
+def _format(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def rank(values, order: tuple) -> list:
+    """The position of each value in `order`; values not in it rank after all of it."""
+    return [order.index(v) if v in order else len(order) for v in values]
+
+
+def sort_key(frame: pd.DataFrame) -> list:
+    """Sort keys (most significant first) putting tasks, cells, schemes and clip modes in the
+    suite's order: what every table and figure uses."""
+    return [
+        rank(frame["task"], TASK_ORDER),
+        frame["task"].to_numpy(),
+        frame["length"].to_numpy(),
+        frame["task_label"].to_numpy(),
+        rank(frame["cell"], CELL_ORDER),
+        frame["cell"].to_numpy(),
+        rank(frame["scheme"], SCHEME_ORDER),
+        frame["model_label"].to_numpy(),
+        rank(frame["clip"], CLIP_ORDER),
+        frame["clip_label"].to_numpy(),
+        frame["seed"].to_numpy() if "seed" in frame else np.zeros(len(frame)),
+    ]
+
+
+def ordered(values, order: tuple) -> list:
+    """The distinct `values` in `order`, unknown ones after, alphabetically."""
+    distinct = list(dict.fromkeys(values))
+    return sorted(distinct, key=lambda v: (rank([v], order)[0], str(v)))
+
+
+# --------------------------------------------------------------------------------------------------
+# Aggregates
+
+
+def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of a success rate (95% by default); `(nan, nan)` for no trials.
+
+    Unlike the normal approximation it stays inside [0, 1] and is not empty at 0/n or n/n:
+    0/2 -> (0, 0.658), 2/2 -> (0.342, 1).
+    """
+    if trials <= 0:
+        return (math.nan, math.nan)
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def aggregate(runs: pd.DataFrame, spec_columns) -> pd.DataFrame:
+    """One row per configuration (the runs that differ only in their seed).
+
+    Rates count finished runs only (completed or diverged; a failed run is a bug, not a result):
+    `success_rate` = solved / finished with its 95% Wilson interval `success_low, success_high`,
+    `divergence_rate`, `learned_rate`. `metric_median, metric_min, metric_max` and
+    `loss_ratio_median` are over completed runs; `step_half_median` over the runs that got below
+    half the baseline (`n_half` of them).
+    """
+    spec_columns = [c for c in spec_columns if c in runs]
+    labels = ["task_label", "model_label", "variant", "clip_label", "config_label"]
+    rows = []
+    for _, group in runs.groupby(spec_columns, sort=False, dropna=False):
+        first = group.iloc[0]
+        finished = group[group["status"].isin(["completed", "diverged"])]
+        completed = group[group["status"] == "completed"]
+        n = len(finished)
+        solved = int(finished["solved"].astype(bool).sum())
+        low, high = wilson_interval(solved, n)
+        half = group["step_half_baseline"].dropna()
+        rows.append(
+            {
+                **{c: first[c] for c in spec_columns + labels},
+                **{c: first[c] for c in RULE_FIELDS + ("loss_baseline",)},
+                "seeds": len(group),
+                "n_finished": n,
+                "n_solved": solved,
+                "n_diverged": int((group["status"] == "diverged").sum()),
+                "n_failed": int((group["status"] == "failed").sum()),
+                "n_learned": int(group["learned"].sum()),
+                "success_rate": solved / n if n else math.nan,
+                "success_low": low,
+                "success_high": high,
+                "divergence_rate": (finished["status"] == "diverged").mean() if n else math.nan,
+                "learned_rate": finished["learned"].mean() if n else math.nan,
+                "metric_median": completed["final_metric"].median(),
+                "metric_min": completed["final_metric"].min(),
+                "metric_max": completed["final_metric"].max(),
+                "loss_ratio_median": completed["loss_ratio"].median(),
+                "n_half": len(half),
+                "step_half_median": half.median() if len(half) else math.nan,
+                "median_clip_fraction": group["median_clip_fraction"].median(),
+                "clipped_steps_median": group["clipped_steps"].median(),
+                "max_grad_norm_median": group["max_grad_norm"].median(),
+                "wall_seconds_median": group["wall_seconds"].median(),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `summary.csv`: run id, spec columns, then `SUMMARY_COLUMNS`."""
+    derived = {
+        *SUMMARY_COLUMNS,
+        *RULE_FIELDS,
+        "steps_done",
+        "final_train_loss",
+        "error",
+        "clipped_steps",
+        "loss_baseline",
+        "learned",
+        "task_label",
+        "model_label",
+        "variant",
+        "clip_label",
+        "config_label",
+    }
+    spec = [c for c in runs.columns if c not in derived and c != "run_id"]
+    return runs[["run_id", *spec, *[c for c in SUMMARY_COLUMNS if c in runs]]]
+
+
+def describe_grid(tables: Tables) -> dict:
+    """The grid in a few facts: runs, seeds, statuses, the axes that vary and the fixed settings."""
+    runs = tables.runs
+    columns = [c for c in tables.spec_columns if c in runs]
+    orders = {"task": TASK_ORDER, "cell": CELL_ORDER, "scheme": SCHEME_ORDER, "clip": CLIP_ORDER}
+    axes = {
+        c: [_plain(v) for v in ordered(sorted(runs[c].unique().tolist()), orders.get(c, ()))]
+        for c in columns
+        if runs[c].nunique(dropna=False) > 1
+    }
+    fixed = {c: _plain(runs[c].iloc[0]) for c in columns if c not in axes}
+    return {
+        "name": tables.name,
+        "runs": len(runs),
+        "configurations": len(tables.configs),
+        "seeds": sorted(runs["seed"].unique().tolist()) if "seed" in runs else [],
+        "status": runs["status"].value_counts().to_dict(),
+        "axes": axes,
+        "fixed": fixed,
+    }
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def budgets(runs: pd.DataFrame) -> dict[str, list[int]]:
+    """The step budgets (`steps`) of each task label present in `runs`."""
+    return {
+        label: sorted(int(s) for s in group["steps"].unique())
+        for label, group in runs.groupby("task_label", sort=False)
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing (only for the CLI and `report.write_report`)
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """Writes `frame` to `path` atomically (a temporary file, then one rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    return path
 
 
 def run_table(grid_dir: Path) -> pd.DataFrame:
-    """One row per run folder: its spec columns, then its summary columns.
+    """One row per run folder: its spec columns, then its summary columns (`summary_table`).
 
     Returns an empty frame when the grid has no finished run.
     """
-    rows = []
-    for folder in sorted(records.runs_dir(grid_dir).glob("*")):
-        if folder.name.startswith(records.TMP_PREFIX):
-            continue
-        summary = records.read_summary(folder)
-        if summary is None:
-            continue
-        spec = json.loads((folder / "spec.json").read_text())
-        rows.append({"run_id": spec["run_id"], **spec["spec"], **summary})
-    return pd.DataFrame(rows)
+    try:
+        return summary_table(load(grid_dir).runs)
+    except FileNotFoundError:
+        return pd.DataFrame()
 
 
 def write_summary(grid_dir: Path) -> Path:
     """Writes `<grid_dir>/summary.csv` (one row per run) atomically; returns its path."""
-    table = run_table(grid_dir).drop(columns=["error"], errors="ignore")
-    path = Path(grid_dir) / "summary.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-    return path
+    return write_csv(run_table(grid_dir), Path(grid_dir) / "summary.csv")

@@ -1,26 +1,34 @@
-"""Executes a grid: every run not yet finished, in-process or in N worker processes.
+"""Executes a grid: every run not yet finished, in-process, in N local worker processes, or on Ray.
 
-One run = build the task and model, train with the instrumented loop, write the records
-atomically. A run that raises is recorded as `failed` with its traceback and the grid goes on;
-a run that diverges is a result (`diverged`), not a failure.
+One run = build the task and model, train with the instrumented loop, return the record files.
+Only the driver (the process that ran `run`) writes records, atomically, so workers need no shared
+disk (Ray) and an interrupted grid leaves no half-written run folder. A run that raises is
+recorded as `failed` with its traceback and the grid goes on; a run that diverges is a result
+(`diverged`), not a failure; a worker process that dies (killed, out of memory) has its run tried
+again up to `retries` times, then recorded as `failed`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
 import os
+import signal
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 from experiments import records
 from experiments.config import Grid, RunSpec, task_for
 
-# Seconds per (step x time step x units^2) and per run, from runs on the 2-core machine
-# (`python -m experiments run ... ` wall times); only used for the --dry-run estimate.
+EXECUTORS = ("local", "ray")
+# Seconds per (step x time step x gates x units^2) and per run, from runs on the 2-core machine;
+# only used for the --dry-run estimate.
 _SECONDS_PER_STEP_UNIT = 1.5e-8
 _SECONDS_PER_RUN = 4.0
 
@@ -49,40 +57,162 @@ def set_threads(threads: int) -> None:
         pass
 
 
-def execute(spec: RunSpec, grid_dir: Path) -> dict:
-    """Trains one run and writes its records; returns its summary. Never raises for a bad run."""
+def train_run(spec: RunSpec) -> dict:
+    """Trains one run and returns its record files (see `records.write_run`). Never raises for a
+    bad run: an exception becomes a `failed` summary with its traceback."""
     import keras
-
-    from experiments import models, training
+    import tensorflow as tf
 
     start = time.perf_counter()
     try:
-        import tensorflow as tf
-
         # Every run compiles its own step functions; TF's retracing warning would fire per run.
         tf.get_logger().setLevel("ERROR")
         keras.backend.clear_session()
         if spec.deterministic:
             tf.config.experimental.enable_op_determinism()
+        from experiments import models, training
+
         task = task_for(spec)
         model = models.build_model(spec, task)
         optimizer = models.build_optimizer(spec)
         log = training.train(spec, task, model, optimizer, models.build_loss(task))
         summary = records.summarize(task, log, time.perf_counter() - start)
-        records.write_run(grid_dir, spec, records.run_files(spec, task, log, summary))
+        return records.run_files(spec, task, log, summary)
     except Exception:
-        summary = records.failure_summary(traceback.format_exc(), time.perf_counter() - start)
-        files = {"spec.json": {"run_id": spec.run_id, "spec": spec.to_dict()}}
-        records.write_run(grid_dir, spec, {**files, "summary.json": summary})
-    return summary
+        return failed_files(spec, traceback.format_exc(), time.perf_counter() - start)
 
 
-def _worker_init(threads: int) -> None:
+def failed_files(spec: RunSpec, error: str, wall_seconds: float = 0.0) -> dict:
+    """The record files of a run that could not finish: its spec and a `failed` summary."""
+    return {
+        "spec.json": {"run_id": spec.run_id, "spec": spec.to_dict()},
+        "summary.json": records.failure_summary(error, wall_seconds),
+    }
+
+
+def execute(spec: RunSpec, grid_dir: Path) -> dict:
+    """Trains one run in this process and writes its records; returns its summary."""
+    files = train_run(spec)
+    records.write_run(grid_dir, spec, files)
+    return files["summary.json"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Executors: each yields (spec, files) as runs finish; the driver writes.
+
+
+def _in_process(todo: list[RunSpec], threads: int, on_start) -> Iterator[tuple[RunSpec, dict]]:
+    set_threads(threads)
+    for spec in todo:
+        on_start(spec)
+        yield spec, train_run(spec)
+
+
+def _pool_worker_init(threads: int) -> None:
+    # Ctrl-C reaches the whole process group; the driver alone decides what to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     set_threads(threads)
 
 
-def _execute_in_worker(spec_dict: dict, grid_dir: str) -> dict:
-    return execute(RunSpec.from_dict(spec_dict), Path(grid_dir))
+def _train_in_worker(spec_dict: dict) -> dict:
+    return train_run(RunSpec.from_dict(spec_dict))
+
+
+def _local_pool(
+    todo: list[RunSpec], workers: int, threads: int, retries: int, on_start
+) -> Iterator[tuple[RunSpec, dict]]:
+    """N spawned worker processes. A dead worker breaks the whole pool: every run in flight is
+    charged an attempt and re-queued (or failed after `retries`), and a new pool starts."""
+    context = multiprocessing.get_context("spawn")  # TensorFlow's runtime is not fork-safe
+    queue = list(todo)
+    attempts = {spec.run_id: 0 for spec in todo}
+    while queue:
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_pool_worker_init,
+            initargs=(threads,),
+        )
+        pending: dict = {}
+        broken = False
+        try:
+            while (queue or pending) and not broken:
+                while queue and len(pending) < workers:
+                    spec = queue.pop(0)
+                    attempts[spec.run_id] += 1
+                    pending[pool.submit(_train_in_worker, spec.to_dict())] = spec
+                    on_start(spec)
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    spec = pending.pop(future)
+                    try:
+                        files = future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        pending[future] = spec  # handled with the rest of the runs in flight
+                        continue
+                    files["summary.json"]["attempts"] = attempts[spec.run_id]
+                    yield spec, files
+            for spec in pending.values():  # the pool broke: a worker process died
+                if attempts[spec.run_id] > retries:
+                    message = (
+                        f"the worker process running this run died {attempts[spec.run_id]} "
+                        f"time(s) (killed, or out of memory); gave up after {retries} retries"
+                    )
+                    files = failed_files(spec, message)
+                    files["summary.json"]["attempts"] = attempts[spec.run_id]
+                    yield spec, files
+                else:
+                    queue.insert(0, spec)
+        finally:
+            _stop_pool(pool)
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stops a pool now, killing its workers (a run in flight is lost, never half-written)."""
+    processes = list((pool._processes or {}).values())  # no public API to kill the workers
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ray(
+    todo: list[RunSpec], cpus_per_run: int, retries: int, address: str | None, on_start
+) -> Iterator[tuple[RunSpec, dict]]:
+    """One Ray task per run; the task returns the record files, so workers need no shared disk.
+    Ray itself retries a task whose worker died (`max_retries`)."""
+    import ray
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = ray.remote(num_cpus=cpus_per_run, max_retries=retries)(_train_on_ray)
+        pending = {}
+        for spec in todo:
+            pending[remote.remote(spec.to_dict(), cpus_per_run)] = spec
+            on_start(spec)
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            spec = pending.pop(done[0])
+            try:
+                files = ray.get(done[0])
+            except ray.exceptions.RayError as e:
+                files = failed_files(spec, f"the Ray task failed after {retries} retries: {e}")
+            yield spec, files
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _train_on_ray(spec_dict: dict, threads: int) -> dict:
+    set_threads(threads)
+    return train_run(RunSpec.from_dict(spec_dict))
+
+
+# ---------------------------------------------------------------------------------------------
+# The driver
 
 
 @dataclass
@@ -98,6 +228,10 @@ class GridResult:
         return self.counts.get("failed", 0)
 
 
+class GridLocked(RuntimeError):
+    """Another `run` is writing to the same grid folder."""
+
+
 class Progress:
     """A tqdm bar on a terminal; one line per finished run otherwise (CI logs)."""
 
@@ -106,19 +240,19 @@ class Progress:
 
         self.stream = stream or sys.stderr
         self.counts = {"completed": 0, "diverged": 0, "failed": 0}
-        self.running = 0
+        self.running: set[str] = set()  # run ids in flight (a retried run is counted once)
         self.done = 0
         self.total = total
         self.bar = tqdm(total=total, unit="run", file=self.stream, dynamic_ncols=True)
         if not self.stream.isatty():
             self.bar.disable = True
 
-    def started(self) -> None:
-        self.running += 1
+    def started(self, spec: RunSpec) -> None:
+        self.running.add(spec.run_id)
         self._refresh()
 
     def finished(self, spec: RunSpec, summary: dict) -> None:
-        self.running -= 1
+        self.running.discard(spec.run_id)
         self.done += 1
         status = summary["status"]
         self.counts[status] = self.counts.get(status, 0) + 1
@@ -135,63 +269,89 @@ class Progress:
         self._refresh()
 
     def _refresh(self) -> None:
-        self.bar.set_postfix(running=self.running, **self.counts, refresh=True)
+        self.bar.set_postfix(running=len(self.running), **self.counts, refresh=True)
 
     def close(self) -> None:
         self.bar.close()
 
 
+def _lock(grid_dir: Path):
+    """Takes the grid folder's lock (released when the process ends, however it ends)."""
+    grid_dir.mkdir(parents=True, exist_ok=True)
+    handle = (grid_dir / ".lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise GridLocked(
+            f"{grid_dir} is in use by another `run` ({holder}); wait for it to finish, or use "
+            "another --out"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 def run_grid(
-    grid: Grid, out_dir: Path, workers: int = 1, only: str | None = None, stream=None
+    grid: Grid,
+    out_dir: Path,
+    workers: int = 1,
+    only: str | None = None,
+    stream=None,
+    executor: str = "local",
+    retries: int = 2,
+    cpus_per_run: int = 1,
+    address: str | None = None,
 ) -> GridResult:
     """Runs every run of `grid` not yet finished under `out_dir/<grid.name>/`.
 
     Args:
-        workers: runs at once; 1 runs in this process, N > 1 in N worker processes that each get
-            an equal share of the CPU threads.
+        workers: local executor: runs at once; 1 runs in this process, N > 1 in N worker
+            processes that each get an equal share of the CPU threads.
         only: run only the runs whose id contains this substring.
+        executor: `"local"` or `"ray"` (one Ray task per run, `cpus_per_run` CPUs each, on the
+            cluster at `address`, or a local Ray instance when it is None).
+        retries: how many times a run whose worker process died is tried again.
+
+    Raises:
+        GridLocked: another `run` is writing to the same grid folder.
+        KeyboardInterrupt: after stopping the workers; finished runs are kept, no folder is
+            half-written, and running again resumes.
     """
     grid_dir = Path(out_dir) / grid.name
-    specs = [s for s in grid.runs if only is None or only in s.run_id]
-    records.remove_stale(grid_dir)
-    todo = [s for s in specs if not records.is_finished(grid_dir, s)]
+    lock = _lock(grid_dir)
     stream = stream or sys.stderr
-    print(
-        f"grid {grid.name}: {len(specs)} runs, {len(specs) - len(todo)} already finished, "
-        f"{len(todo)} to run with {workers} worker(s) -> {grid_dir}",
-        file=stream,
-        flush=True,
-    )
-    progress = Progress(len(todo), stream)
-    threads = max(1, (os.cpu_count() or 1) // workers)
     try:
-        if workers == 1:
-            set_threads(threads)
-            for spec in todo:
-                progress.started()
-                progress.finished(spec, execute(spec, grid_dir))
+        specs = [s for s in grid.runs if only is None or only in s.run_id]
+        records.remove_stale(grid_dir)
+        todo = [s for s in specs if not records.is_finished(grid_dir, s)]
+        where = f"Ray ({cpus_per_run} CPU per run)" if executor == "ray" else f"{workers} worker(s)"
+        print(
+            f"grid {grid.name}: {len(specs)} runs, {len(specs) - len(todo)} already finished, "
+            f"{len(todo)} to run on {where} -> {grid_dir}",
+            file=stream,
+            flush=True,
+        )
+        progress = Progress(len(todo), stream)
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        if executor == "ray":
+            results = _ray(todo, cpus_per_run, retries, address, progress.started)
+        elif workers == 1:
+            results = _in_process(todo, threads, progress.started)
         else:
-            _run_pool(todo, grid_dir, workers, threads, progress)
+            results = _local_pool(todo, workers, threads, retries, progress.started)
+        try:
+            for spec, files in results:
+                records.write_run(grid_dir, spec, files)
+                progress.finished(spec, files["summary.json"])
+        finally:
+            results.close()  # stops the workers (Ctrl-C, or an error here)
+            progress.close()
+            records.remove_stale(grid_dir)
+        return GridResult(total=len(specs), skipped=len(specs) - len(todo), counts=progress.counts)
     finally:
-        progress.close()
-    return GridResult(total=len(specs), skipped=len(specs) - len(todo), counts=progress.counts)
-
-
-def _run_pool(todo, grid_dir, workers, threads, progress) -> None:
-    # spawn, not fork: TensorFlow's runtime is not fork-safe.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(threads,)
-    ) as pool:
-        pending = {}
-        queue = list(todo)
-        while queue or pending:
-            while queue and len(pending) < workers:
-                spec = queue.pop(0)
-                future = pool.submit(_execute_in_worker, spec.to_dict(), str(grid_dir))
-                pending[future] = spec
-                progress.started()
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                spec = pending.pop(future)
-                progress.finished(spec, future.result())
+        lock.close()

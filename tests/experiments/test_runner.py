@@ -16,28 +16,28 @@ import io
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
+from run_helpers import (  # noqa: E402
+    assert_complete,
+    cli,
+    copy_grid,
+    read_csv,
+    run_folders,
+    summary,
+)
 
 from experiments import analysis, models, records, runner
 from experiments.__main__ import main
 from experiments.config import RunSpec, load_grid, task_for
 
-DATA = Path(__file__).parent / "data"
-REPO = Path(__file__).parents[2]
-
-# What DESIGN.md promises.
-RUN_FILES = ("spec.json", "steps.csv", "eval.csv", "variables.csv", "timesteps.csv", "summary.json")
 STEP_COLUMNS = [
     "step",
     "loss",
@@ -49,42 +49,6 @@ STEP_COLUMNS = [
     "learning_rate",
     "seconds",
 ]
-
-
-def copy_grid(name: str, folder: Path) -> Path:
-    target = Path(folder) / name
-    shutil.copy(DATA / name, target)
-    return target
-
-
-def run_folders(grid_dir: Path) -> list[Path]:
-    runs = Path(grid_dir) / "runs"
-    return sorted(runs.iterdir()) if runs.is_dir() else []
-
-
-def assert_complete(folder: Path) -> None:
-    missing = [name for name in RUN_FILES if not (Path(folder) / name).is_file()]
-    assert not missing, f"{folder.name} lacks {missing}"
-
-
-def read_csv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path)
-
-
-def summary(folder: Path) -> dict:
-    return json.loads((Path(folder) / "summary.json").read_text())
-
-
-def cli(*args: str, **kwargs) -> subprocess.Popen:
-    """`python -m experiments ...` in its own process group, output to files under kwargs."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "experiments", *args],
-        cwd=REPO,
-        env=env,
-        start_new_session=True,
-        **kwargs,
-    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -213,7 +177,7 @@ def test_diverged_run_is_a_result_through_two_workers(tmp_path):
         code = process.wait(timeout=300)
     log = (tmp_path / "stdout").read_text() + (tmp_path / "stderr").read_text()
     assert code == 0, log
-    assert "with 2 worker(s)" in log
+    assert "on 2 worker(s)" in log
 
     grid = load_grid(path)
     grid_dir = out / "outcomes"

@@ -1,0 +1,434 @@
+"""The report of a grid: `report.md` and a self-contained `report.html`, rebuilt from the records.
+
+    write_report(grid_dir)   # summary.csv, plots/*.png, report.md, report.html; returns report.md
+
+`build_report(tables, plots)` is pure: it returns the report as a list of blocks (headings,
+paragraphs, lists, tables, images), which `to_markdown` and `to_html` render; only `write_report`
+writes files, each atomically (a temporary file, then one rename). The HTML embeds every image
+(base64 PNG), so it can be mailed or archived alone; the Markdown links to `plots/`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import os
+import platform
+import re
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from experiments import analysis, findings
+
+PLOTS = "plots"  # the figures' folder inside the grid folder
+
+
+@dataclass(frozen=True)
+class Block:
+    """One piece of the report: `kind` is heading (`level` 1-3), text, items, table or image."""
+
+    kind: str
+    text: str = ""  # heading / paragraph text (inline `code` and **bold**); image caption
+    level: int = 0
+    items: tuple = ()  # list items; table rows (tuples of cells)
+    header: tuple = ()  # table header
+    path: str = ""  # image path, relative to the report
+
+
+def _h(level: int, text: str) -> Block:
+    return Block("heading", text, level=level)
+
+
+def _p(text: str) -> Block:
+    return Block("text", text)
+
+
+def _list(items) -> Block:
+    return Block("items", items=tuple(items))
+
+
+def _table(header, rows) -> Block:
+    return Block("table", header=tuple(header), items=tuple(tuple(r) for r in rows))
+
+
+# --------------------------------------------------------------------------------------------------
+# Content
+
+
+def build_report(tables: analysis.Tables, plots: list[tuple[str, str]]) -> list[Block]:
+    """The report of `tables`, with `plots` given as `(relative PNG path, caption)` pairs."""
+    info = analysis.describe_grid(tables)
+    status = ", ".join(f"{count} {name}" for name, count in info["status"].items())
+    blocks = [
+        _h(1, f"Report: grid `{info['name']}`"),
+        _p(
+            f"Rebuilt from the records in `{tables.grid_dir}` alone (no training) by "
+            f"`python -m experiments report {tables.grid_dir}`. {info['runs']} runs ({status}) "
+            f"of {info['configurations']} configurations, seeds {info['seeds']}. Per-run values: "
+            "`summary.csv`; per-step records: `runs/<run-id>/`."
+        ),
+    ]
+    blocks += _grid_section(tables, info)
+    blocks += _findings_section(findings.judge(tables))
+    blocks += _summary_section(tables)
+    blocks += _plots_section(plots)
+    blocks += _environment_section(tables)
+    blocks += _failures_section(tables)
+    return blocks
+
+
+def _grid_section(tables, info) -> list[Block]:
+    runs = tables.runs
+    blocks = [_h(2, "Grid")]
+    blocks.append(_p("The settings that vary across the grid (its axes):"))
+    blocks.append(
+        _table(
+            ("setting", "values"), [(k, ", ".join(map(str, v))) for k, v in info["axes"].items()]
+        )
+    )
+    blocks.append(_p("The settings every run shares:"))
+    blocks.append(_table(("setting", "value"), [(k, str(v)) for k, v in info["fixed"].items()]))
+    rows = []
+    finished = runs[runs["status"] != "failed"]
+    for label, group in finished.groupby("task_label", sort=False):
+        first = group.iloc[0]
+        rows.append(
+            (
+                label,
+                f"{first['loss_name']} / {first['metric_name']}",
+                first["solved_rule"],
+                f"{first['baseline_kind']} {_num(first['baseline'])}",
+                _num(first["loss_baseline"]),
+                "/".join(str(int(s)) for s in sorted(group["steps"].unique())),
+                str(len(group)),
+            )
+        )
+    blocks.append(_p("The tasks, their rules and step budgets:"))
+    blocks.append(
+        _table(
+            ("task", "loss / metric", "solved", "baseline", "loss baseline", "steps", "runs"),
+            rows,
+        )
+    )
+    return blocks
+
+
+def _findings_section(judged: list[findings.Finding]) -> list[Block]:
+    blocks = [
+        _h(2, "Findings"),
+        _p(
+            "Each claim from the literature that this suite tests, with a verdict computed from "
+            "the records by the rule stated under it (supported, contradicted, inconclusive, or "
+            "not tested by this grid when the runs it needs are missing). Conventions shared by "
+            "the rules: runs are compared *matched* (each side keeps only the runs whose other "
+            "settings occur on every side; failed runs are left out); *success* is solving the "
+            "task by its own rule on every task that at least one compared run solved, and, on a "
+            f"task none solved, a final held-out loss below {analysis.LEARNED_RATIO:g} x the "
+            "memoryless baseline (a graded fallback, so a short budget is not a tie); rates "
+            "come with 95% Wilson intervals, and two rates *differ* when their intervals are "
+            f"disjoint; point-estimate clauses need at least {findings.MIN_RUNS} runs per side; "
+            "paired comparisons (same seed, one setting changed) use the median over pairs of "
+            "the difference in log10(final loss / baseline), the ratio clipped to "
+            f"[{findings.RATIO_FLOOR:g}, {findings.RATIO_CAP:g}] (diverged: "
+            f"{findings.RATIO_CAP:g}). Every verdict holds at the step budget stated with it: "
+            "a longer budget can flip it."
+        ),
+        _table(
+            ("", "claim", "verdict", "step budget"),
+            [(f.key, f.claim, f"**{f.verdict}**", _budget_of(f)) for f in judged],
+        ),
+    ]
+    for finding in judged:
+        blocks += [
+            _h(3, f"{finding.key}: {finding.claim}"),
+            _p(f"**Verdict: {finding.verdict}.** Source: {finding.source}."),
+            _p(f"Rule: {finding.rule}"),
+            _p("Evidence:"),
+            _list(finding.evidence),
+        ]
+    return blocks
+
+
+def _budget_of(finding: findings.Finding) -> str:
+    for line in finding.evidence:
+        if line.startswith("step budget: "):
+            return line.removeprefix("step budget: ")
+    return "n/a"
+
+
+def _summary_section(tables) -> list[Block]:
+    blocks = [
+        _h(2, "Summary tables"),
+        _p(
+            "One row per configuration, aggregated over its seeds. *solved*: seeds that solved "
+            "the task / finished seeds, with the 95% Wilson interval of the rate; *metric*: "
+            "median (min-max) of the final held-out metric over completed runs; *loss/base*: "
+            "median final held-out loss / memoryless baseline; *half*: median step at which the "
+            "training loss (moving median over "
+            f"{analysis.SMOOTH_STEPS} steps) fell below half the baseline, and how many seeds got "
+            "there; *clipped*: median share of steps at which clipping changed the gradient; "
+            "*peak norm*: median of the largest pre-clip gradient norm."
+        ),
+    ]
+    header = (
+        "cell, activations",
+        "clip",
+        "solved [95% CI]",
+        "diverged",
+        "metric",
+        "loss/base",
+        "half",
+        "clipped",
+        "peak norm",
+    )
+    configs = tables.configs
+    for label, part in configs.groupby("task_label", sort=False):
+        first = part.iloc[0]
+        steps = "/".join(str(int(s)) for s in sorted(part["steps"].unique()))
+        blocks.append(
+            _h(
+                3,
+                f"{label}: {first['metric_name']}, solved at {first['solved_rule']}, {steps} steps",
+            )
+        )
+        rows = []
+        for _, c in part.iterrows():
+            rows.append(
+                (
+                    c["model_label"],
+                    c["clip_label"],
+                    f"{c['n_solved']}/{c['n_finished']} [{_pct(c['success_low'])}-"
+                    f"{_pct(c['success_high'])}]",
+                    str(c["n_diverged"]),
+                    f"{_num(c['metric_median'])} ({_num(c['metric_min'])}-{_num(c['metric_max'])})",
+                    _num(c["loss_ratio_median"]),
+                    f"{_num(c['step_half_median'], '.0f')} ({c['n_half']}/{c['seeds']})",
+                    _pct(c["clipped_steps_median"]),
+                    _num(c["max_grad_norm_median"]),
+                )
+            )
+        blocks.append(_table(header, rows))
+    return blocks
+
+
+def _plots_section(plots: list[tuple[str, str]]) -> list[Block]:
+    blocks = [
+        _h(2, "Plots"),
+        _p(
+            "The colour of a line names the activation variant and its style the cell, the same "
+            "in every figure. Gradient-norm figures: the dotted line is the clip threshold t, a "
+            "bound on the global norm for global_clipnorm, on each variable's norm for clipnorm "
+            "and on each value for clipvalue."
+        ),
+    ]
+    for path, caption in plots:
+        blocks += [_h(3, caption), Block("image", caption, path=path)]
+    return blocks
+
+
+def _environment_section(tables) -> list[Block]:
+    env = tables.environment or {}
+    rows = [(k, str(env[k])) for k in ("python", "platform", "processor", "cpu_count") if k in env]
+    rows += [(name, version) for name, version in env.get("packages", {}).items()]
+    blocks = [
+        _h(2, "Environment"),
+        _p("Where the runs were trained (from the records):"),
+        _table(("", "version / value"), rows) if rows else _p("not recorded"),
+    ]
+    report_env = [("python", platform.python_version()), ("cpu", _cpu_model())]
+    for package in ("pandas", "matplotlib", "numpy"):
+        try:
+            report_env.append((package, metadata.version(package)))
+        except metadata.PackageNotFoundError:
+            pass
+    blocks += [
+        _p("Where this report was built:"),
+        _table(("", "version"), report_env),
+    ]
+    return blocks
+
+
+def _cpu_model() -> str:
+    """The CPU's model name where the OS tells it (Linux), else what `platform` knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return f"{line.partition(':')[2].strip()} ({os.cpu_count()} logical CPUs)"
+    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} logical CPUs)"
+
+
+def _failures_section(tables) -> list[Block]:
+    failed = tables.runs[tables.runs["status"] == "failed"]
+    if failed.empty:
+        return []
+    items = []
+    for _, run in failed.iterrows():
+        error = str(run.get("error") or "").strip().splitlines()
+        items.append(f"`{run['run_id']}`: {error[-1] if error else 'no error recorded'}")
+    return [
+        _h(2, "Failed runs"),
+        _p("These runs raised (a bug, not a result; see their `summary.json`):"),
+        _list(items),
+    ]
+
+
+def _num(value, spec: str = ".3g") -> str:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    if math.isnan(value):
+        return "n/a"
+    return format(value, spec)
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.0f}%"
+
+
+# --------------------------------------------------------------------------------------------------
+# Rendering
+
+
+def to_markdown(blocks: list[Block]) -> str:
+    """The report as GitHub-flavoured Markdown; images link to their relative paths."""
+    out = []
+    for block in blocks:
+        if block.kind == "heading":
+            out.append(f"{'#' * block.level} {block.text}")
+        elif block.kind == "text":
+            out.append(block.text)
+        elif block.kind == "items":
+            out.append("\n".join(f"- {item}" for item in block.items))
+        elif block.kind == "table":
+            lines = [_md_row(block.header), "|" + "---|" * len(block.header)]
+            lines += [_md_row(row) for row in block.items]
+            out.append("\n".join(lines))
+        elif block.kind == "image":
+            out.append(f"![{block.text}]({block.path})")
+    return "\n\n".join(out) + "\n"
+
+
+def _md_row(cells) -> str:
+    return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em;
+       color: #222; line-height: 1.45; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.88em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+code { background: #f3f3f3; padding: 0 0.2em; }
+img { max-width: 100%; border: 1px solid #eee; }
+"""
+
+
+def to_html(blocks: list[Block], images: dict[str, bytes]) -> str:
+    """The report as one self-contained HTML page: every image embedded as a base64 PNG.
+
+    Args:
+        images: the PNG bytes of every image block, by its `path`.
+    """
+    title = next((b.text for b in blocks if b.kind == "heading"), "Report")
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title.replace('`', ''))}</title>",
+        f"<style>{_STYLE}</style></head><body>",
+    ]
+    for block in blocks:
+        if block.kind == "heading":
+            out.append(f"<h{block.level}>{_inline(block.text)}</h{block.level}>")
+        elif block.kind == "text":
+            out.append(f"<p>{_inline(block.text)}</p>")
+        elif block.kind == "items":
+            out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in block.items) + "</ul>")
+        elif block.kind == "table":
+            head = "".join(f"<th>{_inline(str(c))}</th>" for c in block.header)
+            body = "".join(
+                "<tr>" + "".join(f"<td>{_inline(str(c))}</td>" for c in row) + "</tr>"
+                for row in block.items
+            )
+            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        elif block.kind == "image":
+            data = base64.b64encode(images[block.path]).decode("ascii")
+            out.append(
+                f'<figure><img src="data:image/png;base64,{data}" '
+                f'alt="{html.escape(block.text)}"></figure>'
+            )
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def _inline(text: str) -> str:
+    """Escapes `text` and renders its inline `code`, **bold** and *emphasis*."""
+    text = html.escape(text)
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    text = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
+    return re.sub(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])", r"<em>\1</em>", text)
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def save_png(figure, path: Path) -> Path:
+    """Saves a matplotlib figure as a small PNG, atomically: rendered by Agg at `plots.DPI`, then
+    reduced to a 256-colour palette (a third of the size; the figures use few colours)."""
+    from PIL import Image  # a dependency of matplotlib
+
+    from experiments import plots
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=plots.DPI)
+    image = Image.open(buffer).convert("RGB").quantize(colors=256, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    _write_atomic(Path(path), out.getvalue())
+    return Path(path)
+
+
+def draw_plots(tables: analysis.Tables, folder: Path) -> list[tuple[str, str]]:
+    """Draws every figure of `plots.plot_list` into `folder` (atomically, one PNG each) and removes
+    PNGs there from an earlier report; returns `(file name, caption)` pairs."""
+    from experiments import plots
+
+    folder.mkdir(parents=True, exist_ok=True)
+    drawn = []
+    for plot in plots.plot_list(tables):
+        path = folder / f"{plot.name}.png"
+        save_png(plot.make(), path)
+        drawn.append((path.name, plot.caption))
+    for stale in set(folder.glob("*.png")) - {folder / name for name, _ in drawn}:
+        stale.unlink()
+    return drawn
+
+
+def write_report(grid_dir: Path) -> Path:
+    """Rebuilds `summary.csv`, `plots/*.png`, `report.md` and `report.html` in `grid_dir` from its
+    records; returns the path of `report.md`.
+
+    Raises:
+        FileNotFoundError: `grid_dir` does not exist or has no run records.
+    """
+    grid_dir = Path(grid_dir)
+    tables = analysis.load(grid_dir)
+    analysis.write_csv(analysis.summary_table(tables.runs), grid_dir / "summary.csv")
+    drawn = draw_plots(tables, grid_dir / PLOTS)
+    plots = [(f"{PLOTS}/{name}", caption) for name, caption in drawn]
+    blocks = build_report(tables, plots)
+    images = {path: (grid_dir / path).read_bytes() for path, _ in plots}
+    _write_atomic(grid_dir / "report.md", to_markdown(blocks).encode())
+    _write_atomic(grid_dir / "report.html", to_html(blocks, images).encode())
+    return grid_dir / "report.md"

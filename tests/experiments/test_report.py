@@ -1,0 +1,143 @@
+"""The report: files written, HTML self-contained with decodable images, Markdown links that
+resolve, every finding with a verdict and its budget, and the CLI (`report`, and `run` ending
+with the report)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import shutil
+
+import matplotlib.image
+import pytest
+from test_analysis import write_fake_run, write_runs
+
+from experiments import findings, report
+from experiments.__main__ import main
+
+
+@pytest.fixture(scope="module")
+def grid_dir(tmp_path_factory):
+    """A fake grid with a report written: two tasks, clipping modes, diverged and failed runs."""
+    folder = tmp_path_factory.mktemp("grid") / "fake"
+    for clip in ("none", "global_clipnorm"):
+        write_runs(folder, ["solved", "learned"], clip=clip)
+        write_runs(folder, ["failed", "diverged"], cell="gru", scheme="relu_gates", clip=clip)
+    write_runs(folder, ["solved", "solved"], cell="simple_rnn", decay=4.0)
+    write_fake_run(folder, "failed", task="copy", length=5, clip="clipnorm")
+    # diverged before its first evaluation: an empty eval.csv
+    write_fake_run(folder, "diverged", task="copy", length=5, clip="clipnorm", seed=1)
+    write_fake_run(folder, "error", task="copy", length=5, cell="gru")
+    path = report.write_report(folder)
+    assert path == folder / "report.md"
+    return folder
+
+
+def test_every_output_is_written(grid_dir):
+    for name in ("summary.csv", "report.md", "report.html"):
+        assert (grid_dir / name).is_file(), name
+    pngs = sorted(p.name for p in (grid_dir / "plots").glob("*.png"))
+    assert "grid_overview.png" in pngs
+    for kind in ("loss", "grad_norm", "gradient_through_time", "variable_norms"):
+        assert f"{kind}_adding10.png" in pngs and f"{kind}_copy5.png" in pngs
+    assert "metric_copy5.png" in pngs  # copy's metric is not its loss
+    assert not [p for p in grid_dir.rglob("*") if p.name.startswith(".") and "tmp" in p.name]
+
+
+def test_html_is_self_contained_and_every_image_decodes(grid_dir):
+    text = (grid_dir / "report.html").read_text()
+    sources = re.findall(r'src="([^"]*)"', text)
+    assert len(sources) == len(list((grid_dir / "plots").glob("*.png")))
+    assert not re.search(r'(href|src)="(?!data:)', text)  # nothing loaded from elsewhere
+    for source in sources:
+        assert source.startswith("data:image/png;base64,")
+        data = base64.b64decode(source.removeprefix("data:image/png;base64,"), validate=True)
+        image = matplotlib.image.imread(io.BytesIO(data), format="png")
+        assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 300
+        assert image[..., :3].std() > 0.05
+    assert "<h2>Findings</h2>" in text
+
+
+def test_markdown_links_resolve(grid_dir):
+    text = (grid_dir / "report.md").read_text()
+    links = re.findall(r"\]\(([^)\s]+)\)", text)
+    images = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text)
+    assert images and set(images) <= set(links)
+    for link in links:
+        assert (grid_dir / link).is_file(), link
+    drawn = {f"plots/{p.name}" for p in (grid_dir / "plots").glob("*.png")}
+    assert set(images) == drawn
+
+
+def test_report_sections_and_findings(grid_dir):
+    text = (grid_dir / "report.md").read_text()
+    for heading in ("## Grid", "## Findings", "## Summary tables", "## Plots", "## Environment"):
+        assert f"\n{heading}\n" in text, heading
+    findings_part = text[text.index("## Findings") : text.index("## Summary tables")]
+    for key in ("F1", "F2", "F3", "F4", "F5", "F6"):
+        match = re.search(rf"### {key}: .*\n\n\*\*Verdict: ([^.]+)\.\*\*", findings_part)
+        assert match, key
+        assert match.group(1) in findings.VERDICTS
+    assert "Rule: " in findings_part and "Evidence:" in findings_part
+    # the verdict table states the step budget beside every verdict
+    rows = [line for line in findings_part.splitlines() if re.match(r"\| F\d \|", line)]
+    assert len(rows) == 6
+    verdicts = [row.split(" | ")[2] for row in rows]
+    for row, verdict in zip(rows, verdicts, strict=True):
+        if verdict != f"**{findings.NOT_TESTED}**":
+            assert "adding10 40" in row, row
+    # this grid has a simple RNN but no ReLU-candidate LSTM: F1 is not tested
+    assert verdicts[0] == f"**{findings.NOT_TESTED}**"
+    assert "no runs of: ReLU clipped" in findings_part
+
+
+def test_report_tables_environment_and_failures(grid_dir):
+    text = (grid_dir / "report.md").read_text()
+    assert "| lstm standard | none | 1/2 [9%-91%] | 0 |" in text  # solved + learned
+    assert "| gru relu_gates | none | 0/2 [0%-66%] | 1 |" in text
+    assert "### copy5: recall_accuracy, solved at recall_accuracy >= 0.99, 40 steps" in text
+    assert "| keras | 3.x |" in text and "| matplotlib |" in text
+    assert "## Failed runs" in text and "ValueError: boom" in text
+
+
+def test_html_escapes_text():
+    blocks = [report._h(1, "a <b> & `c`"), report._p("**x** <script>")]
+    text = report.to_html(blocks, {})
+    assert "<script>" not in text and "&lt;script&gt;" in text
+    assert "<code>c</code>" in text and "<strong>x</strong>" in text
+
+
+# --------------------------------------------------------------------------------------------------
+# CLI
+
+
+def test_cli_report_rebuilds_deterministically_and_removes_stale_plots(grid_dir, tmp_path, capsys):
+    copy = tmp_path / "fake"
+    shutil.copytree(grid_dir, copy)
+    (copy / "plots" / "old_figure.png").write_bytes(b"stale")
+    (copy / "report.html").unlink()
+    assert main(["report", str(copy)]) == 0
+    assert f"report: {copy / 'report.md'}" in capsys.readouterr().out
+    assert (copy / "report.html").is_file()
+    assert not (copy / "plots" / "old_figure.png").exists()
+    before = (grid_dir / "report.md").read_text().replace(str(grid_dir), "GRID")
+    after = (copy / "report.md").read_text().replace(str(copy), "GRID")
+    assert before == after
+
+
+def test_cli_report_errors(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    assert "no such results folder" in capsys.readouterr().err
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no runs in" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_run_ends_with_the_report(tmp_path, write_grid, tiny_base, capsys):
+    path = write_grid('name = "tiny"\n' + tiny_base + '[[sweep]]\ncell = "lstm"\n')
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 0
+    grid = tmp_path / "out" / "tiny"
+    assert f"report: {grid / 'report.md'}" in capsys.readouterr().out
+    for name in ("summary.csv", "report.md", "report.html", "plots/grid_overview.png"):
+        assert (grid / name).is_file(), name
