@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 
 import pytest
 
 from experiments.__main__ import main
 from experiments.config import (
     BUILTIN_SCHEMES,
+    CLIP_MODES,
     ConfigError,
     RunSpec,
     expand_grid,
@@ -270,3 +272,19 @@ def test_tasks_command_lists_the_four_tasks(capsys):
     assert code == 0
     for name in ("adding", "copy", "temporal_order", "digits"):
         assert re.search(rf"^{name}\(", stdout, re.MULTILINE), name
+
+
+@pytest.mark.parametrize("name", ["smoke", "default", "full"])
+def test_shipped_grids_are_valid(name):
+    """Every grid under experiments/configs loads; default.toml has what the issue asks of it."""
+    grid = load_grid(Path(__file__).parents[2] / "experiments" / "configs" / f"{name}.toml")
+    assert grid.name == name and grid.runs
+    if name == "default":
+        runs = grid.runs
+        assert {"lstm", "gru", "simple_rnn", "indrnn"} <= {r.cell for r in runs}
+        assert set(CLIP_MODES) <= {r.clip for r in runs}
+        assert len({r.seed for r in runs}) >= 2
+        assert {"adding", "copy"} <= {r.task for r in runs}
+        schemes = {r.scheme for r in runs if r.cell == "lstm"}
+        assert {"standard", "relu_candidate", "relu_gates", "hard_sigmoid_gates"} <= schemes
+        assert len({r.length for r in runs if r.task == "adding"}) >= 2
