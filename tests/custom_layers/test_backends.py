@@ -14,6 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from layer_checks import randomize
 
 import custom_layers
 
@@ -151,13 +152,7 @@ def jax_run(tmp_path_factory):
         kwargs = dict(units=4, return_sequences=True, return_state=True, **kwargs)
         layer = getattr(custom_layers, class_name)(**kwargs)
         layer(inputs)
-        weights = [
-            rng.uniform(0.5, 1.5, size=v.shape)
-            if v.name.endswith("_gamma")
-            else rng.normal(scale=0.4, size=v.shape)
-            for v in layer.weights
-        ]
-        layer.set_weights(weights)
+        randomize(layer, rng, scale=0.4)
         weights = [keras.ops.convert_to_numpy(v) for v in layer.weights]  # after constraints
         np.savez(work / f"weights_{len(cases)}.npz", **{f"w{i}": w for i, w in enumerate(weights)})
         cases.append({"class": class_name, "kwargs": kwargs})

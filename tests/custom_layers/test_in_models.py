@@ -62,6 +62,9 @@ class Family:
 
 @pytest.fixture(params=list(FAMILIES))
 def family(request):
+    # Seeded: with some unseeded draws a ReLU state decays to exactly 0 within the few steps here
+    # (about 1 start in 20 for the ReLU simple RNN), and the stateful test would see no state.
+    keras.utils.set_random_seed(0)
     return Family(request.param)
 
 

@@ -10,38 +10,46 @@
 
 from __future__ import annotations
 
-import doctest
+import functools
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from layer_checks import (
+    BAD_RATES,
+    BAD_UNITS,
+    FEATURES,
+    NP_ACTIVATIONS,
+    STEPS,
+    UNITS,
+    assert_doctests_pass,
+    assert_dropout_only_in_training,
+    assert_gradients_match_finite_differences,
+    assert_keras_file_round_trip,
+    assert_matches_reference,
+    assert_rejects_rate,
+    assert_rejects_units,
+    assert_same_outputs,
+    assert_same_predictions,
+    data,
+    functional_model,
+    outputs_under_jax,
+    padded_data,
+    random_state,
+    random_weights,
+    requires_tensorflow,
+    set_named_weights,
+    unknown_activation_pattern,
+)
 
 import custom_layers.indrnn
 from custom_layers.indrnn import IndRNN, IndRNNCell, MaxAbs
 
-UNITS = 4
-FEATURES = 3
-STEPS = 5
-BATCH = 3
-ROOT = Path(__file__).resolve().parents[2]
-
 # ----------------------------------------------------------------------------------------------
 # The NumPy reference.
 # ----------------------------------------------------------------------------------------------
-
-NP_ACTIVATIONS = {
-    "tanh": np.tanh,
-    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
-    "relu": lambda x: np.maximum(x, 0.0),
-    # Keras 3: hard_sigmoid(x) = relu6(x + 3) / 6.
-    "hard_sigmoid": lambda x: np.clip(x + 3.0, 0.0, 6.0) / 6.0,
-}
 
 
 def reference_indrnn(x, w, h0, *, activation):
@@ -59,23 +67,8 @@ def reference_indrnn(x, w, h0, *, activation):
     return np.stack(hs, axis=1), h
 
 
-def random_weights(layer, rng, scale=0.5):
-    """Non-trivial random values for every weight of a built layer, by weight name."""
-    return {v.name: rng.normal(scale=scale, size=tuple(v.shape)) for v in layer.weights}
-
-
-def set_named_weights(layer, weights):
-    layer.set_weights([weights[v.name] for v in layer.weights])
-
-
-def _data(rng, batch=BATCH, steps=STEPS, features=FEATURES):
-    return rng.normal(size=(batch, steps, features)).astype("float32")
-
-
 def test_docstring_examples_run():
-    globs = {"keras": keras, "np": np}
-    result = doctest.testmod(custom_layers.indrnn, extraglobs=globs)
-    assert result.attempted > 0 and result.failed == 0
+    assert_doctests_pass(custom_layers.indrnn)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -85,7 +78,7 @@ def test_docstring_examples_run():
 
 def test_weight_layout():
     layer = IndRNN(UNITS)
-    layer(_data(np.random.default_rng(0)))
+    layer(data(np.random.default_rng(0)))
     assert [(v.name, tuple(v.shape)) for v in layer.weights] == [
         ("kernel", (FEATURES, UNITS)),
         ("recurrent_kernel", (UNITS,)),
@@ -98,7 +91,7 @@ def test_weight_layout():
 
 def test_weight_layout_without_bias():
     layer = IndRNN(UNITS, use_bias=False)
-    layer(_data(np.random.default_rng(1)))
+    layer(data(np.random.default_rng(1)))
     assert [(v.name, tuple(v.shape)) for v in layer.weights] == [
         ("kernel", (FEATURES, UNITS)),
         ("recurrent_kernel", (UNITS,)),
@@ -108,20 +101,6 @@ def test_weight_layout_without_bias():
 # ----------------------------------------------------------------------------------------------
 # Parity with keras.layers.SimpleRNN over diag(u).
 # ----------------------------------------------------------------------------------------------
-
-
-def _padded_data(rng):
-    """Inputs with padded (all-zero) steps: sample 1 post-padded, sample 2 pre-padded."""
-    x = _data(rng)
-    x[1, -2:] = 0.0
-    x[2, :2] = 0.0
-    return x
-
-
-def _model(layer, masking):
-    inputs = keras.Input((STEPS, FEATURES))
-    hidden = keras.layers.Masking(mask_value=0.0)(inputs) if masking else inputs
-    return keras.Model(inputs, layer(hidden))
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
@@ -139,23 +118,17 @@ def test_matches_keras_simple_rnn_with_diagonal_recurrence(options, activation):
     rng = np.random.default_rng(2)
     options = dict(options)
     masking = options.pop("masking", False)
-    builtin = _model(keras.layers.SimpleRNN(UNITS, activation=activation, **options), masking)
-    indrnn = _model(IndRNN(UNITS, activation=activation, **options), masking)
+    builtin = functional_model(
+        keras.layers.SimpleRNN(UNITS, activation=activation, **options), masking
+    )
+    indrnn = functional_model(IndRNN(UNITS, activation=activation, **options), masking)
     kernel = rng.normal(scale=0.5, size=(FEATURES, UNITS))
     u = rng.uniform(-1.2, 1.2, size=UNITS)
     bias = rng.normal(scale=0.5, size=UNITS)
     builtin.set_weights([kernel, np.diag(u), bias])
     indrnn.set_weights([kernel, u, bias])
-    x = _padded_data(rng)
-    expected = builtin.predict_on_batch(x)
-    got = indrnn.predict_on_batch(x)
-    if options.get("return_state"):
-        assert len(got) == len(expected) == 2  # output, h
-    else:
-        got, expected = [got], [expected]
-    for g, e in zip(got, expected, strict=True):
-        assert g.shape == e.shape
-        np.testing.assert_allclose(g, e, atol=1e-5)
+    num_outputs = 2 if options.get("return_state") else 1  # output, h
+    assert_same_predictions(builtin, indrnn, padded_data(rng), num_outputs)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -164,22 +137,15 @@ def test_matches_keras_simple_rnn_with_diagonal_recurrence(options, activation):
 
 
 def _check_against_reference(layer, rng, weights=None):
-    x = _data(rng)
-    h0 = rng.normal(scale=0.5, size=(BATCH, UNITS)).astype("float32")
+    x = data(rng)
+    h0 = random_state(rng)
     layer(x, initial_state=[h0])
     if weights is None:
         weights = {v.name: np.asarray(v) for v in layer.weights}
-    set_named_weights(layer, weights)
-    hs, h = (np.asarray(t) for t in layer(x, initial_state=[h0]))
-    want_hs, want_h = reference_indrnn(
-        x.astype("float64"),
-        {k: np.asarray(v).astype("float32").astype("float64") for k, v in weights.items()},
-        h0.astype("float64"),
-        activation=keras.activations.serialize(layer.cell.activation),
+    reference = functools.partial(
+        reference_indrnn, activation=keras.activations.serialize(layer.cell.activation)
     )
-    assert np.abs(want_hs).max() > 0.05  # the comparison is not vacuous
-    np.testing.assert_allclose(hs, want_hs, atol=1e-5)
-    np.testing.assert_allclose(h, want_h, atol=1e-5)
+    assert_matches_reference(layer, x, [h0], weights, reference)
 
 
 @pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "no_bias"])
@@ -189,7 +155,7 @@ def test_activation_matches_reference(activation, use_bias):
     layer = IndRNN(
         UNITS, activation=activation, use_bias=use_bias, return_sequences=True, return_state=True
     )
-    layer(_data(rng))
+    layer(data(rng))
     weights = random_weights(layer, rng)
     weights["recurrent_kernel"] = rng.uniform(-1.5, 1.5, size=UNITS)
     _check_against_reference(layer, rng, weights)
@@ -215,7 +181,7 @@ def test_recurrent_max_abs_initial_values_match_reference(activation):
         return_sequences=True,
         return_state=True,
     )
-    layer(_data(rng))
+    layer(data(rng))
     u = np.asarray(layer.cell.recurrent_kernel)
     assert np.abs(u).max() <= bound
     assert np.isclose(np.abs(u), bound).any()  # some values were clipped
@@ -251,7 +217,7 @@ def test_recurrent_max_abs_holds_after_optimizer_update():
     rng = np.random.default_rng(6)
     bound = 2 ** (1 / STEPS)
     layer = IndRNN(UNITS, recurrent_max_abs=bound)
-    layer(_data(rng))
+    layer(data(rng))
     before = np.asarray(layer.cell.recurrent_kernel).copy()
     gradient = np.array([3.0, -3.0, 0.1, -0.2], "float32")
     _sgd_step(layer, {"recurrent_kernel": gradient})
@@ -264,7 +230,7 @@ def test_recurrent_max_abs_composes_with_recurrent_constraint():
     """The user constraint runs first, then the bound: NonNeg + MaxAbs gives u in [0, bound]."""
     rng = np.random.default_rng(7)
     layer = IndRNN(UNITS, recurrent_max_abs=0.5, recurrent_constraint="non_neg")
-    layer(_data(rng))
+    layer(data(rng))
     _sgd_step(layer, {"recurrent_kernel": np.array([5.0, -5.0, 0.0, -0.1], "float32")})
     after = np.asarray(layer.cell.recurrent_kernel)
     assert after[0] == 0.0 and after[1] == 0.5
@@ -273,7 +239,7 @@ def test_recurrent_max_abs_composes_with_recurrent_constraint():
 
 def test_without_recurrent_max_abs_no_clipping():
     layer = IndRNN(UNITS)
-    layer(_data(np.random.default_rng(8)))
+    layer(data(np.random.default_rng(8)))
     assert layer.cell.recurrent_kernel.constraint is None
     _sgd_step(layer, {"recurrent_kernel": np.full(UNITS, -5.0, "float32")})
     assert np.asarray(layer.cell.recurrent_kernel).min() >= 5.0
@@ -290,7 +256,7 @@ def test_recurrent_max_abs_in_training_loop():
         ]
     )
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=50.0), loss="mse")
-    x = _data(rng, batch=16)
+    x = data(rng, batch=16)
     y = rng.normal(size=(16, 1)).astype("float32") * 10
     for _ in range(3):
         model.train_on_batch(x, y)
@@ -309,7 +275,7 @@ GRADIENT_CONFIGS = {
 }
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="uses tf.GradientTape")
+@requires_tensorflow
 @pytest.mark.parametrize("kwargs", list(GRADIENT_CONFIGS.values()), ids=list(GRADIENT_CONFIGS))
 def test_gradients_match_finite_differences(kwargs):
     import tensorflow as tf
@@ -324,37 +290,8 @@ def test_gradients_match_finite_differences(kwargs):
     weights["bias"] += 0.5  # most ReLU units active, so few gradients are exactly zero
     set_named_weights(layer, weights)
     projection = rng.normal(size=(batch, steps, units))
-    non_trainable = [v.value for v in layer.non_trainable_variables]
-
-    @tf.function
-    def loss(values):
-        hs, _ = layer.stateless_call(values, non_trainable, x)
-        return tf.reduce_sum(hs * projection)
-
-    values = [tf.constant(np.asarray(v)) for v in layer.trainable_variables]
-    with tf.GradientTape() as tape:
-        tape.watch(values)
-        value = loss(values)
-    grads = [g.numpy() for g in tape.gradient(value, values)]
-    names = [v.name for v in layer.trainable_variables]
-    assert names == ["kernel", "recurrent_kernel", "bias"]
-
-    eps = 1e-6
-    for index, (name, grad) in enumerate(zip(names, grads, strict=True)):
-        base = values[index].numpy()
-        numeric = np.zeros_like(base)
-        for position in np.ndindex(base.shape):
-            shifted = list(values)
-            plus, minus = base.copy(), base.copy()
-            plus[position] += eps
-            minus[position] -= eps
-            shifted[index] = tf.constant(plus)
-            up = loss(shifted).numpy()
-            shifted[index] = tf.constant(minus)
-            down = loss(shifted).numpy()
-            numeric[position] = (up - down) / (2 * eps)
-        assert np.abs(numeric).max() > 1e-3, name  # the check is not vacuous
-        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7, err_msg=name)
+    assert [v.name for v in layer.trainable_variables] == ["kernel", "recurrent_kernel", "bias"]
+    assert_gradients_match_finite_differences(layer, x, lambda hs: tf.reduce_sum(hs * projection))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -363,28 +300,21 @@ def test_gradients_match_finite_differences(kwargs):
 
 
 def test_unknown_activation_name():
-    pattern = r"`activation`: 'no_such_act' is not a Keras activation. Expected one of \[.*'relu'"
+    pattern = unknown_activation_pattern("activation")
     with pytest.raises(ValueError, match=pattern):
         IndRNNCell(UNITS, activation="no_such_act")
     with pytest.raises(ValueError, match=pattern):
         IndRNN(UNITS, activation="no_such_act")
 
 
-@pytest.mark.parametrize("units", [0, -3, 2.5], ids=["zero", "negative", "float"])
+@pytest.mark.parametrize("units", list(BAD_UNITS.values()), ids=list(BAD_UNITS))
 def test_bad_units(units):
-    message = f"argument `units`, expected a positive integer, got {units!r}."
-    with pytest.raises(ValueError, match=re.escape(message)):
-        IndRNN(units)
+    assert_rejects_units(IndRNN, units)
 
 
-@pytest.mark.parametrize(
-    ("argument", "value"),
-    [("dropout", -0.1), ("dropout", 1.0), ("recurrent_dropout", 1.5)],
-)
+@pytest.mark.parametrize(("argument", "value"), BAD_RATES)
 def test_bad_dropout(argument, value):
-    message = f"argument `{argument}`, expected a float in [0, 1), got {value!r}."
-    with pytest.raises(ValueError, match=re.escape(message)):
-        IndRNNCell(UNITS, **{argument: value})
+    assert_rejects_rate(lambda **kwargs: IndRNNCell(UNITS, **kwargs), argument, value)
 
 
 @pytest.mark.parametrize("value", [0, -1.0, 0.0, float("inf"), float("nan"), "1", True])
@@ -407,34 +337,12 @@ def test_bad_max_abs_constraint(value):
 
 
 def test_dropout_applies_only_in_training():
-    x = _data(np.random.default_rng(11))
+    x = data(np.random.default_rng(11))
 
-    def make():
-        layer = IndRNN(
-            UNITS,
-            activation="tanh",
-            dropout=0.5,
-            recurrent_dropout=0.5,
-            seed=1234,
-            return_sequences=True,
-        )
-        layer(x)
-        return layer
+    def make(**kwargs):
+        return IndRNN(UNITS, activation="tanh", return_sequences=True, **kwargs)
 
-    first, second = make(), make()
-    plain = IndRNN(UNITS, activation="tanh", return_sequences=True)
-    plain(x)
-    second.set_weights(first.get_weights())
-    plain.set_weights(first.get_weights())
-
-    inference = np.asarray(first(x, training=False))
-    np.testing.assert_allclose(inference, np.asarray(plain(x)), atol=1e-6)
-    training = np.asarray(first(x, training=True))
-    assert np.abs(training - inference).max() > 1e-3
-    # The same seed and the same calls give the same masks (Keras advances the seed generator
-    # on every call, inference included, so `second` repeats `first`'s calls).
-    second(x, training=False)
-    np.testing.assert_allclose(np.asarray(second(x, training=True)), training, atol=1e-6)
+    assert_dropout_only_in_training(make, x, dropout=0.5, recurrent_dropout=0.5)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -465,7 +373,7 @@ def _assert_bound_enforced(layer, bound, non_neg):
 
 
 def test_layer_config_round_trip():
-    x = _data(np.random.default_rng(12))
+    x = data(np.random.default_rng(12))
     layer = IndRNN(UNITS, **NON_DEFAULT)
     layer(x)
     config = layer.get_config()
@@ -474,15 +382,13 @@ def test_layer_config_round_trip():
     restored = IndRNN.from_config(json.loads(json.dumps(config)))
     restored(x)
     assert restored.get_config() == config
-    restored.set_weights(layer.get_weights())
-    for a, b in zip(layer(x), restored(x), strict=True):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
+    assert_same_outputs(layer, restored, x)
     _assert_bound_enforced(restored, 0.75, non_neg=True)
 
 
 def test_cell_config_round_trip_with_max_abs_constraint():
     """`MaxAbs` passed as `recurrent_constraint` is serialized like any Keras constraint."""
-    x = _data(np.random.default_rng(13))
+    x = data(np.random.default_rng(13))
     cell = IndRNNCell(UNITS, activation="hard_sigmoid", recurrent_constraint=MaxAbs(0.3))
     config = json.loads(json.dumps(cell.get_config()))
     assert config["recurrent_constraint"]["registered_name"] == "custom_layers>MaxAbs"
@@ -494,16 +400,9 @@ def test_cell_config_round_trip_with_max_abs_constraint():
 
 
 def test_keras_file_round_trip(tmp_path):
-    x = _data(np.random.default_rng(14))
-    inputs = keras.Input((STEPS, FEATURES))
-    outputs = IndRNN(UNITS, recurrent_max_abs=0.6, return_sequences=True)(
-        keras.layers.Masking(0.0)(inputs)
-    )
-    model = keras.Model(inputs, outputs)
-    path = tmp_path / "indrnn.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_allclose(loaded.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
+    x = data(np.random.default_rng(14))
+    layer = IndRNN(UNITS, recurrent_max_abs=0.6, return_sequences=True)
+    loaded = assert_keras_file_round_trip(layer, x, tmp_path / "indrnn.keras")
     layer = loaded.layers[-1]
     assert layer.cell.recurrent_max_abs == 0.6
     _assert_bound_enforced(layer, 0.6, non_neg=False)
@@ -513,44 +412,22 @@ def test_keras_file_round_trip(tmp_path):
 # JAX backend.
 # ----------------------------------------------------------------------------------------------
 
-_JAX_SCRIPT = """
-import json, sys
-import numpy as np
-import keras
-import custom_layers.indrnn
-data = np.load(sys.argv[1])
-layer = keras.saving.deserialize_keras_object(json.loads(sys.argv[2]))
-layer(data["x"])
-layer.set_weights([data[f"w{i}"] for i in range(len(layer.weights))])
-np.save(sys.argv[3], keras.ops.convert_to_numpy(layer(data["x"])))
-"""
-
 
 def test_same_outputs_on_jax_backend(tmp_path):
     pytest.importorskip("jax")
     rng = np.random.default_rng(15)
-    x = _data(rng)
+    x = data(rng)
     layer = IndRNN(UNITS, recurrent_max_abs=0.9, return_sequences=True)
     layer(x)
     set_named_weights(layer, random_weights(layer, rng))
-    weights = {f"w{i}": w for i, w in enumerate(layer.get_weights())}
-    np.savez(tmp_path / "data.npz", x=x, **weights)
-    config = json.dumps(keras.saving.serialize_keras_object(layer))
-    out = tmp_path / "out.npy"
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    subprocess.run(
-        [sys.executable, "-c", _JAX_SCRIPT, str(tmp_path / "data.npz"), config, str(out)],
-        check=True,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
+    np.testing.assert_allclose(
+        outputs_under_jax(layer, x, tmp_path), np.asarray(layer(x)), atol=1e-5
     )
-    np.testing.assert_allclose(np.load(out), np.asarray(layer(x)), atol=1e-5)
 
 
 def test_bound_is_applied_after_recurrent_constraint():
     """Whatever the user constraint does, the bound has the last word."""
     layer = IndRNN(UNITS, recurrent_max_abs=0.5, recurrent_constraint=lambda w: w + 10.0)
-    layer(_data(np.random.default_rng(16)))
+    layer(data(np.random.default_rng(16)))
     _sgd_step(layer, {"recurrent_kernel": np.zeros(UNITS, "float32")})
     np.testing.assert_allclose(np.asarray(layer.cell.recurrent_kernel), 0.5)

@@ -9,30 +9,41 @@ Three kinds of evidence that the cell computes what its docstring says:
 
 from __future__ import annotations
 
-import re
+import functools
 
 import keras
 import numpy as np
 import pytest
+from layer_checks import (
+    BAD_RATES,
+    BAD_UNITS,
+    FEATURES,
+    NP_ACTIVATIONS,
+    UNITS,
+    assert_dropout_only_in_training,
+    assert_gradients_match_finite_differences,
+    assert_matches_reference,
+    assert_rejects_rate,
+    assert_rejects_units,
+    assert_same_predictions,
+    assert_same_weight_layout,
+    data,
+    expected_acts,
+    functional_model,
+    padded_data,
+    random_state,
+    random_weights,
+    requires_tensorflow,
+    set_named_weights,
+    unknown_activation_pattern,
+)
 
 from custom_layers.lstm import SwappableLSTM, SwappableLSTMCell
-
-UNITS = 4
-FEATURES = 3
-STEPS = 5
-BATCH = 3
 
 # ----------------------------------------------------------------------------------------------
 # The NumPy reference.
 # ----------------------------------------------------------------------------------------------
 
-NP_ACTIVATIONS = {
-    "tanh": np.tanh,
-    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
-    "relu": lambda x: np.maximum(x, 0.0),
-    # Keras 3: hard_sigmoid(x) = relu6(x + 3) / 6.
-    "hard_sigmoid": lambda x: np.clip(x + 3.0, 0.0, 6.0) / 6.0,
-}
 LAYER_NORM_EPSILON = 1e-3
 
 
@@ -89,43 +100,9 @@ def reference_lstm(x, w, h0, c0, *, acts, peephole=False, cifg=False, layer_norm
     return np.stack(hs, axis=1), h, c
 
 
-def random_weights(layer, rng, scale=0.5):
-    """Non-trivial random values for every weight of a built LSTM layer, by weight name."""
-    weights = {}
-    for variable in layer.weights:
-        shape = tuple(variable.shape)
-        if variable.name.endswith("_gamma"):
-            weights[variable.name] = rng.uniform(0.5, 1.5, size=shape)
-        else:
-            weights[variable.name] = rng.normal(scale=scale, size=shape)
-    return weights
-
-
-def set_named_weights(layer, weights):
-    layer.set_weights([weights[v.name] for v in layer.weights])
-
-
-def _data(rng, batch=BATCH, steps=STEPS, features=FEATURES):
-    return rng.normal(size=(batch, steps, features)).astype("float32")
-
-
 # ----------------------------------------------------------------------------------------------
 # Parity with keras.layers.LSTM.
 # ----------------------------------------------------------------------------------------------
-
-
-def _padded_data(rng):
-    """Inputs with padded (all-zero) steps: sample 1 post-padded, sample 2 pre-padded."""
-    x = _data(rng)
-    x[1, -2:] = 0.0
-    x[2, :2] = 0.0
-    return x
-
-
-def _model(layer, masking):
-    inputs = keras.Input((STEPS, FEATURES))
-    hidden = keras.layers.Masking(mask_value=0.0)(inputs) if masking else inputs
-    return keras.Model(inputs, layer(hidden))
 
 
 @pytest.mark.parametrize("masking", [False, True], ids=["nomask", "mask"])
@@ -134,23 +111,17 @@ def _model(layer, masking):
 def test_defaults_match_keras_lstm(return_sequences, go_backwards, masking):
     rng = np.random.default_rng(0)
     options = dict(return_sequences=return_sequences, return_state=True, go_backwards=go_backwards)
-    builtin = _model(keras.layers.LSTM(UNITS, **options), masking)
-    swappable = _model(SwappableLSTM(UNITS, **options), masking)
+    builtin = functional_model(keras.layers.LSTM(UNITS, **options), masking)
+    swappable = functional_model(SwappableLSTM(UNITS, **options), masking)
     swappable.set_weights(builtin.get_weights())
-    x = _padded_data(rng)
-    expected = builtin.predict_on_batch(x)
-    got = swappable.predict_on_batch(x)
-    assert len(got) == len(expected) == 3  # output, h, c
-    for g, e in zip(got, expected, strict=True):
-        assert g.shape == e.shape
-        np.testing.assert_allclose(g, e, atol=1e-5)
+    assert_same_predictions(builtin, swappable, padded_data(rng), num_outputs=3)  # output, h, c
 
 
 def test_defaults_match_keras_lstm_without_state_or_bias():
     rng = np.random.default_rng(1)
     builtin = keras.layers.LSTM(UNITS, use_bias=False, return_sequences=True)
     swappable = SwappableLSTM(UNITS, use_bias=False, return_sequences=True)
-    x = _data(rng)
+    x = data(rng)
     builtin(x)
     swappable(x)
     swappable.set_weights(builtin.get_weights())
@@ -158,13 +129,10 @@ def test_defaults_match_keras_lstm_without_state_or_bias():
 
 
 def test_weight_layout_matches_keras_lstm():
-    x = _data(np.random.default_rng(2))
+    x = data(np.random.default_rng(2))
     builtin = keras.layers.LSTM(UNITS)
     swappable = SwappableLSTM(UNITS)
-    builtin(x)
-    swappable(x)
-    names = [(v.name, tuple(v.shape)) for v in swappable.weights]
-    assert names == [(v.name, tuple(v.shape)) for v in builtin.weights]
+    names = assert_same_weight_layout(builtin, swappable, x)
     assert names == [
         ("kernel", (FEATURES, 4 * UNITS)),
         ("recurrent_kernel", (UNITS, 4 * UNITS)),
@@ -173,7 +141,7 @@ def test_weight_layout_matches_keras_lstm():
 
 
 def test_cell_set_weights_from_keras_cell():
-    x = _data(np.random.default_rng(3))
+    x = data(np.random.default_rng(3))
     builtin = keras.layers.RNN(keras.layers.LSTMCell(UNITS), return_sequences=True)
     swappable = keras.layers.RNN(SwappableLSTMCell(UNITS), return_sequences=True)
     builtin(x)
@@ -195,7 +163,7 @@ def test_cell_set_weights_from_keras_cell():
 )
 def test_variant_weights(kwargs, names):
     layer = SwappableLSTM(UNITS, **kwargs)
-    layer(_data(np.random.default_rng(4)))
+    layer(data(np.random.default_rng(4)))
     gates = 3 if kwargs.get("coupled_input_forget") else 4
     shapes = {v.name: tuple(v.shape) for v in layer.weights}
     assert list(shapes) == ["kernel", "recurrent_kernel", "bias", *names]
@@ -210,7 +178,7 @@ def test_variant_weights(kwargs, names):
 @pytest.mark.parametrize("initializer", ["orthogonal", "identity"])
 def test_peephole_with_matrix_only_kernel_initializer(initializer):
     layer = SwappableLSTM(UNITS, peephole=True, kernel_initializer=initializer)
-    layer(_data(np.random.default_rng(4)))
+    layer(data(np.random.default_rng(4)))
     assert {v.name for v in layer.weights} >= {"input_peephole", "forget_peephole"}
 
 
@@ -228,41 +196,21 @@ PART_ARGUMENTS = {
 GATES = ("input", "forget", "output")
 
 
-def _expected_acts(kwargs):
-    """The NumPy activation name of each part, following the defaults the docstring states."""
-    gate = kwargs.get("recurrent_activation", "sigmoid")
-    branch = kwargs.get("activation", "tanh")
-    acts = {part: gate if part in GATES else branch for part in PART_ARGUMENTS}
-    for part, argument in PART_ARGUMENTS.items():
-        if argument in kwargs:
-            acts[part] = kwargs[argument]
-    return acts
-
-
 def _check_against_reference(kwargs, seed=0):
     rng = np.random.default_rng(seed)
-    x = _data(rng)
-    h0 = rng.normal(scale=0.5, size=(BATCH, UNITS)).astype("float32")
-    c0 = rng.normal(scale=0.5, size=(BATCH, UNITS)).astype("float32")
+    x = data(rng)
+    h0 = random_state(rng)
+    c0 = random_state(rng)
     layer = SwappableLSTM(UNITS, return_sequences=True, return_state=True, **kwargs)
     layer(x, initial_state=[h0, c0])
-    weights = random_weights(layer, rng)
-    set_named_weights(layer, weights)
-    hs, h, c = (np.asarray(t) for t in layer(x, initial_state=[h0, c0]))
-    want_hs, want_h, want_c = reference_lstm(
-        x.astype("float64"),
-        {k: v.astype("float32").astype("float64") for k, v in weights.items()},
-        h0.astype("float64"),
-        c0.astype("float64"),
-        acts=_expected_acts(kwargs),
+    reference = functools.partial(
+        reference_lstm,
+        acts=expected_acts(kwargs, PART_ARGUMENTS, GATES),
         peephole=kwargs.get("peephole", False),
         cifg=kwargs.get("coupled_input_forget", False),
         layer_norm=kwargs.get("layer_norm", False),
     )
-    assert np.abs(want_hs).max() > 0.05  # the comparison is not vacuous
-    np.testing.assert_allclose(hs, want_hs, atol=1e-5)
-    np.testing.assert_allclose(h, want_h, atol=1e-5)
-    np.testing.assert_allclose(c, want_c, atol=1e-5)
+    assert_matches_reference(layer, x, [h0, c0], random_weights(layer, rng), reference)
 
 
 @pytest.mark.parametrize("activation", sorted(NP_ACTIVATIONS))
@@ -338,7 +286,7 @@ def test_cifg_part_activation_matches_reference(part, activation):
 @pytest.mark.parametrize("cifg", [False, True], ids=["lstm", "cifg"])
 def test_unit_forget_bias_sets_forget_block(cifg):
     layer = SwappableLSTM(UNITS, coupled_input_forget=cifg)
-    layer(_data(np.random.default_rng(5)))
+    layer(data(np.random.default_rng(5)))
     blocks = np.split(np.asarray(layer.cell.bias), 3 if cifg else 4)
     forget = 0 if cifg else 1
     for index, block in enumerate(blocks):
@@ -348,7 +296,7 @@ def test_unit_forget_bias_sets_forget_block(cifg):
 @pytest.mark.parametrize("cifg", [False, True], ids=["lstm", "cifg"])
 def test_unit_forget_bias_keeps_other_blocks_initializer(cifg):
     layer = SwappableLSTM(UNITS, coupled_input_forget=cifg, bias_initializer="random_normal")
-    layer(_data(np.random.default_rng(6)))
+    layer(data(np.random.default_rng(6)))
     blocks = np.split(np.asarray(layer.cell.bias), 3 if cifg else 4)
     forget = 0 if cifg else 1
     for index, block in enumerate(blocks):
@@ -361,12 +309,12 @@ def test_unit_forget_bias_keeps_other_blocks_initializer(cifg):
 @pytest.mark.parametrize("cifg", [False, True], ids=["lstm", "cifg"])
 def test_unit_forget_bias_off(cifg):
     layer = SwappableLSTM(UNITS, coupled_input_forget=cifg, unit_forget_bias=False)
-    layer(_data(np.random.default_rng(7)))
+    layer(data(np.random.default_rng(7)))
     np.testing.assert_array_equal(np.asarray(layer.cell.bias), 0.0)
 
 
 def test_unit_forget_bias_matches_keras():
-    x = _data(np.random.default_rng(8))
+    x = data(np.random.default_rng(8))
     builtin = keras.layers.LSTM(UNITS)
     swappable = SwappableLSTM(UNITS)
     builtin(x)
@@ -389,7 +337,7 @@ GRADIENT_CONFIGS = {
 }
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="uses tf.GradientTape")
+@requires_tensorflow
 @pytest.mark.parametrize("kwargs", list(GRADIENT_CONFIGS.values()), ids=list(GRADIENT_CONFIGS))
 def test_gradients_match_finite_differences(kwargs):
     import tensorflow as tf
@@ -406,37 +354,13 @@ def test_gradients_match_finite_differences(kwargs):
         weights["bias"] += 1.0  # most ReLU gates open, so few gradients are exactly zero
     set_named_weights(layer, weights)
     projection = rng.normal(size=(batch, steps, units))
-    non_trainable = [v.value for v in layer.non_trainable_variables]
+    assert {"kernel", "recurrent_kernel"} <= {v.name for v in layer.trainable_variables}
 
-    @tf.function
-    def loss(values):
-        (hs, h, c), _ = layer.stateless_call(values, non_trainable, x)
+    def objective(outputs):
+        hs, _, c = outputs
         return tf.reduce_sum(hs * projection) + tf.reduce_sum(c**2)
 
-    values = [tf.constant(np.asarray(v)) for v in layer.trainable_variables]
-    with tf.GradientTape() as tape:
-        tape.watch(values)
-        value = loss(values)
-    grads = [g.numpy() for g in tape.gradient(value, values)]
-    names = [v.name for v in layer.trainable_variables]
-    assert {"kernel", "recurrent_kernel"} <= set(names)
-
-    eps = 1e-6
-    for index, (name, grad) in enumerate(zip(names, grads, strict=True)):
-        base = values[index].numpy()
-        numeric = np.zeros_like(base)
-        for position in np.ndindex(base.shape):
-            shifted = [v for v in values]
-            plus, minus = base.copy(), base.copy()
-            plus[position] += eps
-            minus[position] -= eps
-            shifted[index] = tf.constant(plus)
-            up = loss(shifted).numpy()
-            shifted[index] = tf.constant(minus)
-            down = loss(shifted).numpy()
-            numeric[position] = (up - down) / (2 * eps)
-        assert np.abs(numeric).max() > 1e-3, name  # the check is not vacuous
-        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7, err_msg=name)
+    assert_gradients_match_finite_differences(layer, x, objective)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -448,7 +372,7 @@ ACTIVATION_ARGUMENTS = ["activation", "recurrent_activation", *PART_ARGUMENTS.va
 
 @pytest.mark.parametrize("argument", ACTIVATION_ARGUMENTS)
 def test_unknown_activation_name(argument):
-    pattern = rf"`{argument}`: 'no_such_act' is not a Keras activation. Expected one of \[.*'relu'"
+    pattern = unknown_activation_pattern(argument)
     with pytest.raises(ValueError, match=pattern):
         SwappableLSTMCell(UNITS, **{argument: "no_such_act"})
 
@@ -459,21 +383,14 @@ def test_unknown_activation_name_in_layer(argument):
         SwappableLSTM(UNITS, **{argument: "no_such_act"})
 
 
-@pytest.mark.parametrize("units", [0, -3, 2.5], ids=["zero", "negative", "float"])
+@pytest.mark.parametrize("units", list(BAD_UNITS.values()), ids=list(BAD_UNITS))
 def test_bad_units(units):
-    message = f"argument `units`, expected a positive integer, got {units!r}."
-    with pytest.raises(ValueError, match=re.escape(message)):
-        SwappableLSTM(units)
+    assert_rejects_units(SwappableLSTM, units)
 
 
-@pytest.mark.parametrize(
-    ("argument", "value"),
-    [("dropout", -0.1), ("dropout", 1.0), ("recurrent_dropout", 1.5)],
-)
+@pytest.mark.parametrize(("argument", "value"), BAD_RATES)
 def test_bad_dropout(argument, value):
-    message = f"argument `{argument}`, expected a float in [0, 1), got {value!r}."
-    with pytest.raises(ValueError, match=re.escape(message)):
-        SwappableLSTM(UNITS, **{argument: value})
+    assert_rejects_rate(lambda **kwargs: SwappableLSTM(UNITS, **kwargs), argument, value)
 
 
 def test_cifg_with_input_gate_activation():
@@ -494,32 +411,17 @@ def test_cifg_with_input_gate_activation():
 )
 def test_dropout_applies_only_in_training(rates):
     rng = np.random.default_rng(10)
-    x = _data(rng)
+    x = data(rng)
 
-    def make():
-        layer = SwappableLSTM(UNITS, seed=1234, return_sequences=True, **rates)
-        layer(x)
-        return layer
+    def make(**kwargs):
+        return SwappableLSTM(UNITS, return_sequences=True, **kwargs)
 
-    first, second = make(), make()
-    plain = SwappableLSTM(UNITS, return_sequences=True)
-    plain(x)
-    second.set_weights(first.get_weights())
-    plain.set_weights(first.get_weights())
-
-    inference = np.asarray(first(x, training=False))
-    np.testing.assert_allclose(inference, np.asarray(plain(x)), atol=1e-6)
-    training = np.asarray(first(x, training=True))
-    assert np.abs(training - inference).max() > 1e-3
-    # The same seed and the same calls give the same masks (Keras advances the seed generator
-    # on every call, inference included, so `second` repeats `first`'s calls).
-    second(x, training=False)
-    np.testing.assert_allclose(np.asarray(second(x, training=True)), training, atol=1e-6)
+    assert_dropout_only_in_training(make, x, **rates)
 
 
 def test_layer_with_activation_none_matches_keras_linear():
     """`activation=None` means linear, as it does for `keras.layers.LSTM`."""
-    x = _data(np.random.default_rng(5))
+    x = data(np.random.default_rng(5))
     ours, theirs = SwappableLSTM(UNITS, activation=None), keras.layers.LSTM(UNITS, activation=None)
     ours(x), theirs(x)
     ours.set_weights(theirs.get_weights())

@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from layer_checks import randomize
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS, FEATURES, BATCH = 5, 3, 4
@@ -56,18 +57,6 @@ LOAD_SCRIPT = textwrap.dedent(
     print("loaded", keras.backend.backend())
     """
 )
-
-
-def _randomize(model, rng):
-    """Non-trivial values in every weight (norm gains != 1, peepholes, biases != 0)."""
-    values = []
-    for variable in model.weights:
-        shape = tuple(variable.shape)
-        if variable.name.endswith("_gamma"):
-            values.append(rng.uniform(0.5, 1.5, size=shape))
-        else:
-            values.append(rng.normal(scale=0.4, size=shape))
-    model.set_weights(values)
 
 
 def _load_in_fresh_process(model, tmp_path, x):
@@ -128,7 +117,7 @@ def test_stacked_bidirectional_model_loads_in_fresh_process(tmp_path):
         hidden = IndRNN(3, recurrent_max_abs=2 ** (1 / STEPS))(hidden)
     model = keras.Model(inputs, keras.layers.Dense(2)(hidden))
     rng = np.random.default_rng(0)
-    _randomize(model, rng)
+    randomize(model, rng, scale=0.4)  # norm gains != 1, peepholes, biases != 0
 
     x = rng.normal(size=(BATCH, STEPS, FEATURES)).astype("float32")
     x[1, -2:] = 0.0  # padded steps
@@ -161,7 +150,7 @@ def test_every_variant_and_registered_activation_load_in_fresh_process(tmp_path)
             layers.append(getattr(custom_layers, name)(3, return_sequences=True, **kwargs))
     model = keras.Sequential([keras.Input((STEPS, FEATURES)), *layers, keras.layers.Dense(1)])
     rng = np.random.default_rng(1)
-    _randomize(model, rng)
+    randomize(model, rng, scale=0.4)  # norm gains != 1, peepholes, biases != 0
     x = rng.normal(size=(BATCH, STEPS, FEATURES)).astype("float32")
     expected = model.predict_on_batch(x)
     predictions, loaded_config = _load_in_fresh_process(model, tmp_path, x)
