@@ -105,6 +105,14 @@ def _report(args) -> int:
     return 0
 
 
+def _bench(args) -> int:
+    from experiments.bench import run_bench
+
+    run_bench(Path(args.out), quick=args.quick)
+    print(f"written: {Path(args.out) / 'bench.csv'}")
+    return 0
+
+
 def _tasks(args) -> int:
     from experiments.tasks import describe_tasks
 
@@ -148,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("grid_dir", help="a grid's results folder, e.g. results/default")
     report.set_defaults(handler=_report)
+
+    bench = commands.add_parser("bench", help="benchmarks: ratios measured side by side")
+    bench.add_argument("--out", default="results/bench", help="folder of bench.csv")
+    bench.add_argument("--quick", action="store_true", help="tiny shapes, 1 repeat (a check)")
+    bench.set_defaults(handler=_bench)
 
     tasks = commands.add_parser("tasks", help="list the tasks and their parameters")
     tasks.set_defaults(handler=_tasks)

@@ -1,0 +1,279 @@
+"""Benchmarks: ratios measured side by side in one process (`python -m experiments bench`).
+
+Every comparison alternates A and B repeats after a warm-up and reports medians, so the load of a
+shared machine falls on both sides alike. Speed lives here; correctness lives in the tests.
+
+1. cells vs Keras built-ins: training steps/s of `SwappableLSTM` / `SwappableGRU` vs
+   `keras.layers.LSTM` / `GRU` (default activations), and the ReLU-gate LSTM vs the default one;
+2. instrumentation: the instrumented step (`experiments.training`) vs a plain compiled Keras
+   train step on the same model, with and without the gradient-through-time record every 50 steps;
+3. grid throughput: runs per hour of `smoke.toml` with 1 and with 2 workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+ROOF_FLOPS = 160e9  # matmul roof measured on the 2-core machine (float32 GEMM)
+FEATURES = 2  # input features, as in the adding task
+COLUMNS = (
+    "benchmark",
+    "setting",
+    "a",
+    "b",
+    "a_per_s",
+    "b_per_s",
+    "ratio",
+    "target",
+    "repeats",
+    "a_roof_fraction",
+)
+
+
+@dataclass(frozen=True)
+class Shape:
+    batch: int
+    time: int
+    units: int
+
+    def __str__(self) -> str:
+        return f"batch {self.batch}, T {self.time}, units {self.units}"
+
+
+SHAPES = (Shape(64, 100, 128), Shape(32, 50, 32))
+QUICK_SHAPES = (Shape(4, 5, 4),)
+
+
+def step_flops(shape: Shape, gates: int) -> float:
+    """Matmul FLOPs of one training step of a one-layer RNN: forward + backward (~3x forward)."""
+    return 3 * 2 * shape.batch * shape.time * (FEATURES + shape.units) * gates * shape.units
+
+
+def alternate(a, b, steps: int, repeats: int, warmup: int = 2) -> tuple[float, float]:
+    """Median calls/s of `a()` and `b()`, timed in alternating blocks of `steps` calls."""
+    for _ in range(warmup):
+        a()
+        b()
+    rates = {"a": [], "b": []}
+    for _ in range(repeats):
+        for name, fn in (("a", a), ("b", b)):
+            start = time.perf_counter()
+            for _ in range(steps):
+                fn()
+            rates[name].append(steps / (time.perf_counter() - start))
+    return statistics.median(rates["a"]), statistics.median(rates["b"])
+
+
+def _model(layer, shape: Shape, jit: bool):
+    import keras
+
+    model = keras.Sequential([keras.Input((shape.time, FEATURES)), layer, keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=jit)
+    return model
+
+
+def _fit_step(model, shape: Shape, seed: int = 0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = rng.random((shape.batch, shape.time, FEATURES), dtype="float32")
+    y = rng.random((shape.batch, 1), dtype="float32")
+    return lambda: model.train_on_batch(x, y)
+
+
+def cell_rows(shapes, steps: int, repeats: int) -> list[dict]:
+    """Swappable cells vs Keras built-ins, and ReLU gates vs the default, per shape and XLA."""
+    import keras
+
+    from custom_layers import SwappableGRU, SwappableLSTM
+
+    pairs = (
+        ("SwappableLSTM", "keras LSTM", 4, lambda u: SwappableLSTM(u),
+         lambda u: keras.layers.LSTM(u, use_cudnn=False)),
+        ("SwappableGRU", "keras GRU", 3, lambda u: SwappableGRU(u),
+         lambda u: keras.layers.GRU(u, use_cudnn=False)),
+        ("LSTM relu gates", "LSTM sigmoid gates", 4,
+         lambda u: SwappableLSTM(u, recurrent_activation="relu"), lambda u: SwappableLSTM(u)),
+    )  # fmt: skip
+    rows = []
+    for a_name, b_name, gates, make_a, make_b in pairs:
+        for shape in shapes:
+            for jit in (False, True):
+                keras.utils.set_random_seed(0)
+                step_a = _fit_step(_model(make_a(shape.units), shape, jit), shape)
+                step_b = _fit_step(_model(make_b(shape.units), shape, jit), shape)
+                a, b = alternate(step_a, step_b, steps, repeats)
+                target = 1.0 if "keras" in b_name else None
+                rows.append(
+                    _row(
+                        "cells",
+                        f"{shape}, jit {'on' if jit else 'off'}",
+                        a_name,
+                        b_name,
+                        a,
+                        b,
+                        target,
+                        repeats,
+                        step_flops(shape, gates),
+                    )  # fmt: skip
+                )
+                keras.backend.clear_session()
+    return rows
+
+
+def instrumentation_rows(shape: Shape, steps: int, repeats: int) -> list[dict]:
+    """The instrumented step vs a plain compiled Keras step, on the same model and batch."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from experiments import models, training
+    from experiments.config import RunSpec
+
+    spec = RunSpec(units=shape.units, batch_size=shape.batch, clip="global_clipnorm")
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.random((shape.batch, shape.time, FEATURES), dtype="float32"))
+    y = tf.constant(rng.random((shape.batch, 1), dtype="float32"))
+    rows = []
+    for jit in (False, True):
+        keras.utils.set_random_seed(0)
+        spec = replace(spec, jit_compile=jit)
+        model = keras.Sequential(
+            [
+                keras.Input((shape.time, FEATURES)),
+                models.recurrent_layer(spec, return_sequences=False, name="rnn_1"),
+                keras.layers.Dense(1, name="head"),
+            ]
+        )
+        loss = keras.losses.MeanSquaredError()
+        optimizer = models.build_optimizer(spec)
+        plain_model = keras.models.clone_model(model)
+        plain_model.compile(optimizer=models.build_optimizer(spec), loss=loss, jit_compile=jit)
+
+        def plain(plain_model=plain_model):
+            plain_model.train_on_batch(x, y)
+
+        step = training.make_train_step(model, optimizer, loss, spec, with_timesteps=False)
+        with_t = training.make_train_step(model, optimizer, loss, spec, with_timesteps=True)
+        counter = iter(range(10**9))
+
+        def instrumented(step=step):
+            float(step(x, y)["loss"])  # the loop reads the logged values every step
+
+        def every_50(step=step, with_t=with_t, counter=counter):
+            fn = with_t if next(counter) % 50 == 0 else step
+            float(fn(x, y)["loss"])
+
+        setting = f"{shape}, jit {'on' if jit else 'off'}"
+        for name, fn, target in (
+            ("instrumented", instrumented, 1.10),
+            ("instrumented + dL/dx_t every 50", every_50, 1.20),
+        ):
+            a, b = alternate(fn, plain, max(steps, 50), repeats)
+            # The ratio is time per step: instrumented / plain (lower is better).
+            rows.append(_row("instrumentation", setting, name, "plain fit step", a, b, target,
+                             repeats, step_flops(shape, 4), time_ratio=True))  # fmt: skip
+        keras.backend.clear_session()
+    return rows
+
+
+def grid_rows(workers_list=(1, 2)) -> list[dict]:
+    """Runs per hour of smoke.toml with 1 and 2 workers (one repeat each: a grid takes a minute)."""
+    from experiments import runner
+    from experiments.config import load_grid
+
+    grid = load_grid(Path(__file__).parent / "configs" / "smoke.toml")
+    per_hour = {}
+    with tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w") as devnull:
+        for workers in workers_list:
+            start = time.perf_counter()
+            runner.run_grid(grid, Path(tmp) / f"w{workers}", workers=workers, stream=devnull)
+            per_hour[workers] = len(grid.runs) * 3600 / (time.perf_counter() - start)
+    a, b = per_hour[workers_list[-1]], per_hour[workers_list[0]]
+    setting = f"smoke.toml, {len(grid.runs)} runs"
+    return [_row("grid", setting, f"{workers_list[-1]} workers", f"{workers_list[0]} worker",
+                 a, b, 1.6, 1, None, unit_hour=True)]  # fmt: skip
+
+
+def _row(benchmark, setting, a_name, b_name, a, b, target, repeats, flops, time_ratio=False,
+         unit_hour=False) -> dict:  # fmt: skip
+    ratio = b / a if time_ratio else a / b
+    return {
+        "benchmark": benchmark,
+        "setting": setting,
+        "a": a_name + (" (runs/h)" if unit_hour else ""),
+        "b": b_name,
+        "a_per_s": round(a, 3),
+        "b_per_s": round(b, 3),
+        "ratio": round(ratio, 3),
+        "target": ("<= " if time_ratio else ">= ") + f"{target:g}" if target else "",
+        "repeats": repeats,
+        "a_roof_fraction": round(a * flops / ROOF_FLOPS, 3) if flops else "",
+    }
+
+
+def _meets(row: dict) -> str:
+    if not row["target"]:
+        return ""
+    op, value = row["target"].split()
+    ok = row["ratio"] <= float(value) if op == "<=" else row["ratio"] >= float(value)
+    return "meets" if ok else "MISSES"
+
+
+def run_bench(out_dir: Path, quick: bool = False, stream=sys.stdout) -> list[dict]:
+    """Runs every benchmark, writes `<out_dir>/bench.csv` atomically, prints a table."""
+    from experiments import runner
+
+    runner.set_threads(os.cpu_count() or 1)
+    shapes = QUICK_SHAPES if quick else SHAPES
+    steps, repeats = (2, 1) if quick else (10, 5)
+    rows = cell_rows(shapes, steps, repeats)
+    rows += instrumentation_rows(shapes[0], steps, repeats)
+    if not quick:
+        rows += grid_rows()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / ".bench.csv.tmp"
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, out_dir / "bench.csv")
+    print(format_table(rows), file=stream)
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """A Markdown table of the rows, with whether each meets its target."""
+    lines = [
+        "| benchmark | setting | A | B | A/s | B/s | ratio | target | | A, fraction of roof |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['benchmark']} | {r['setting']} | {r['a']} | {r['b']} | {r['a_per_s']} | "
+            f"{r['b_per_s']} | {r['ratio']} | {r['target']} | {_meets(r)} | "
+            f"{r['a_roof_fraction']} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m experiments bench", description=__doc__)
+    parser.add_argument("--out", default="results/bench", help="folder of bench.csv")
+    parser.add_argument("--quick", action="store_true", help="tiny shapes, 1 repeat (a check)")
+    args = parser.parse_args(argv)
+    run_bench(Path(args.out), quick=args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The benchmark code runs and writes what it prints (no timing assertions: speed is not tested)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+from experiments import bench
+
+
+def test_quick_bench_writes_every_comparison(tmp_path):
+    stream = io.StringIO()
+    rows = bench.run_bench(tmp_path, quick=True, stream=stream)
+    with (tmp_path / "bench.csv").open() as f:
+        written = list(csv.DictReader(f))
+    assert list(written[0]) == list(bench.COLUMNS)
+    assert len(written) == len(rows) == 10  # 3 cell pairs x 2 XLA settings + 2 x 2 instrumented
+    pairs = {(r["a"], r["b"]) for r in written}
+    assert ("SwappableLSTM", "keras LSTM") in pairs and ("SwappableGRU", "keras GRU") in pairs
+    assert ("instrumented + dL/dx_t every 50", "plain fit step") in pairs
+    for row in written:
+        a, b, ratio = float(row["a_per_s"]), float(row["b_per_s"]), float(row["ratio"])
+        assert a > 0 and b > 0 and math.isfinite(ratio)
+        # Throughput ratios are A/B; instrumentation ratios are time per step, B/A.
+        expected = b / a if row["benchmark"] == "instrumentation" else a / b
+        assert ratio == round(expected, 3) or abs(ratio - expected) < 2e-3
+    table = stream.getvalue()
+    assert table.strip().count("\n") == len(rows) + 1 and "instrumented" in table  # + 2 header lines
+
+
+def test_step_flops_counts_the_gate_matmuls():
+    shape = bench.Shape(batch=64, time=100, units=128)
+    # forward: 2*B*T*(F+U)*4U; forward + backward ~ 3x.
+    assert bench.step_flops(shape, 4) == 3 * 2 * 64 * 100 * (bench.FEATURES + 128) * 4 * 128
