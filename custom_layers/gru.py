@@ -101,6 +101,39 @@ class SwappableGRUCell(keras.layers.GRUCell):
         for name, fn in effective.items():
             setattr(self, name, fn)
 
+    # While `SwappableGRU` runs its time loop: the weights as the step uses them, sliced once per
+    # sequence (see `begin_sequence`); None otherwise.
+    _step_weights = None
+
+    def begin_sequence(self):
+        """Called by `SwappableGRU` before its time loop: slices the biases (and, with
+        `reset_after=False`, the recurrent kernel) once, rather than at every step."""
+        self._step_weights = self._sliced_weights()
+
+    def end_sequence(self):
+        """Called by `SwappableGRU` after its time loop."""
+        self._step_weights = None
+
+    def _sliced_weights(self):
+        """`(input_bias, recurrent_bias, recurrent_kernel, candidate_kernel)`: the biases of x_t W
+        and h_{t-1} U (None where absent), the recurrent kernel of the blocks multiplied by
+        h_{t-1}, and with `reset_after=False` the candidate block of U (None otherwise)."""
+        input_bias = recurrent_bias = None
+        if self.use_bias:
+            if self.reset_after:
+                input_bias, recurrent_bias = self.bias[0], self.bias[1]
+            else:
+                input_bias = self.bias
+        if self.reset_after:
+            return input_bias, recurrent_bias, self.recurrent_kernel, None
+        split = 2 * self.units
+        return (
+            input_bias,
+            recurrent_bias,
+            self.recurrent_kernel[:, :split],
+            self.recurrent_kernel[:, split:],
+        )
+
     def call(self, inputs, states, training=False):
         is_list = isinstance(states, (list, tuple))
         h_tm1 = states[0] if is_list else states
@@ -109,33 +142,30 @@ class SwappableGRUCell(keras.layers.GRUCell):
             inputs = inputs * self.get_dropout_mask(inputs)
         if training and 0.0 < self.recurrent_dropout < 1.0:
             h_in = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
-        input_bias = recurrent_bias = None
-        if self.use_bias:
-            if self.reset_after:
-                input_bias, recurrent_bias = self.bias[0], self.bias[1]
-            else:
-                input_bias = self.bias
+        weights = self._step_weights
+        if weights is None:
+            weights = self._sliced_weights()
+        input_bias, recurrent_bias, recurrent_kernel, candidate_kernel = weights
 
+        # `ops.add` of a vector is a fusable bias add (TensorFlow: MatMul + BiasAdd).
         z_x = ops.matmul(inputs, self.kernel)
         if input_bias is not None:
-            z_x = z_x + input_bias
+            z_x = ops.add(z_x, input_bias)
         x_z, x_r, x_h = ops.split(z_x, 3, axis=-1)
+        z_h = ops.matmul(h_in, recurrent_kernel)
+        if recurrent_bias is not None:
+            z_h = ops.add(z_h, recurrent_bias)
         if self.reset_after:
-            z_h = ops.matmul(h_in, self.recurrent_kernel)
-            if recurrent_bias is not None:
-                z_h = z_h + recurrent_bias
             h_z, h_r, h_h = ops.split(z_h, 3, axis=-1)
         else:
-            h_z, h_r = ops.split(
-                ops.matmul(h_in, self.recurrent_kernel[:, : 2 * self.units]), 2, -1
-            )
+            h_z, h_r = ops.split(z_h, 2, axis=-1)
 
         z = self.update_gate_activation(x_z + h_z)
         r = self.reset_gate_activation(x_r + h_r)
         if self.reset_after:
             h_h = r * h_h
         else:
-            h_h = ops.matmul(r * h_in, self.recurrent_kernel[:, 2 * self.units :])
+            h_h = ops.matmul(r * h_in, candidate_kernel)
         candidate = self.candidate_activation(x_h + h_h)
         h = z * h_tm1 + (1.0 - z) * candidate
         return h, [h] if is_list else h

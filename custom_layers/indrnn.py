@@ -226,10 +226,12 @@ class IndRNNCell(keras.layers.SimpleRNNCell):
             sequence = sequence * self.get_dropout_mask(sequence)
         if training and 0.0 < self.recurrent_dropout < 1.0:
             h_tm1 = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
-        z = ops.matmul(sequence, self.kernel) + self.recurrent_kernel * h_tm1
+        z_x = ops.matmul(sequence, self.kernel)
         if self.bias is not None:
-            z = z + self.bias
-        h = self.activation(z)
+            # `ops.add` of a vector is a fusable bias add (TensorFlow: MatMul + BiasAdd), and
+            # adding it to x_t W keeps it off the path from h_{t-1} to h_t.
+            z_x = ops.add(z_x, self.bias)
+        h = self.activation(z_x + self.recurrent_kernel * h_tm1)
         return h, [h] if is_list else h
 
     def get_config(self):

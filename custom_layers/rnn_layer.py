@@ -3,6 +3,11 @@
 Each family's layer (`SwappableLSTM`, ...) is this class with its `cell_class` set: the layer takes
 the cell's arguments plus the RNN ones, builds the cell, and saves one flat config (the cell's
 arguments beside the RNN's), as `keras.layers.LSTM` does.
+
+Around its time loop the layer calls the cell's `begin_sequence()` and `end_sequence()`, when the
+cell has them: a cell computes there, once per sequence, what every step would otherwise recompute
+from its weights (the LSTM's joint `[recurrent_kernel; kernel]`), so each step does less work. A
+cell in a plain `keras.layers.RNN` gets no such calls and computes the same numbers step by step.
 """
 
 from __future__ import annotations
@@ -72,6 +77,18 @@ class CellLayer(keras.layers.RNN):
             **layer_kwargs,
         )
         self.input_spec = keras.layers.InputSpec(ndim=3)
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        """Keras's loop over the time steps, between the cell's `begin_sequence` and
+        `end_sequence` (masking, `go_backwards`, `unroll` and the states are Keras's)."""
+        begin = getattr(self.cell, "begin_sequence", None)
+        if begin is None:
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        begin()
+        try:
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        finally:
+            self.cell.end_sequence()
 
     @property
     def units(self):
