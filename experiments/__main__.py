@@ -14,14 +14,6 @@ EXIT_INTERRUPTED = 130  # Ctrl-C: finished runs are kept; running again resumes
 
 
 def _run(args) -> int:
-    from experiments.config import ConfigError, load_grid
-    from experiments.runner import estimate_seconds
-
-    try:
-        grid = load_grid(args.config)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_CONFIG_ERROR
     for flag, value, minimum in (
         ("--workers", args.workers, 1),
         ("--retries", args.retries, 0),
@@ -35,6 +27,29 @@ def _run(args) -> int:
             "error: --executor ray needs Ray: pip install -e '.[ray]' (make test installs it)",
             file=sys.stderr,
         )
+        return EXIT_CONFIG_ERROR
+    helpers = None
+    if args.executor == "local" and args.workers > 1 and not args.dry_run:
+        from experiments.workers import Helpers, threads_per_worker
+
+        # Started before this process imports TensorFlow (to check the grid), so the helpers'
+        # imports overlap with it.
+        helpers = Helpers(args.workers - 1, threads_per_worker(args.workers))
+    try:
+        return _run_grid(args, helpers)
+    finally:
+        if helpers is not None:
+            helpers.close()
+
+
+def _run_grid(args, helpers) -> int:
+    from experiments.config import ConfigError, load_grid
+    from experiments.runner import estimate_seconds
+
+    try:
+        grid = load_grid(args.config)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     specs = [s for s in grid.runs if args.only is None or args.only in s.run_id]
     if args.only is not None and not specs:
@@ -63,6 +78,7 @@ def _run(args) -> int:
             retries=args.retries,
             cpus_per_run=args.cpus_per_run,
             address=args.address,
+            helpers=helpers,
         )
     except GridLocked as e:
         print(f"error: {e}", file=sys.stderr)
@@ -75,14 +91,18 @@ def _run(args) -> int:
         )
         return EXIT_INTERRUPTED
     grid_dir = Path(args.out) / grid.name
-    from experiments.report import write_report
-
-    report_path = write_report(grid_dir)
-    print(
+    summary = (
         f"done: {result.counts} ({result.skipped} skipped as already finished); "
-        f"records in {grid_dir}/runs, table in {grid_dir / 'summary.csv'}"
+        f"records in {grid_dir}/runs"
     )
-    print(f"report: {report_path} (and {report_path.with_suffix('.html')})")
+    if args.no_report:
+        print(f"{summary}; report: python -m experiments report {grid_dir}")
+    else:
+        from experiments.report import write_report
+
+        report_path = write_report(grid_dir)
+        print(f"{summary}, table in {grid_dir / 'summary.csv'}")
+        print(f"report: {report_path} (and {report_path.with_suffix('.html')})")
     if result.failed:
         print(f"error: {result.failed} run(s) failed; see their summary.json", file=sys.stderr)
         return EXIT_RUN_FAILED
@@ -133,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=1, help="runs at once (default: 1)")
     run.add_argument("--only", help="only the runs whose id contains this substring")
     run.add_argument("--dry-run", action="store_true", help="list the runs and a time estimate")
+    run.add_argument(
+        "--no-report",
+        action="store_true",
+        help="train only; write the report later with `python -m experiments report`",
+    )
     run.add_argument(
         "--executor",
         choices=("local", "ray"),

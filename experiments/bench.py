@@ -7,7 +7,8 @@ shared machine falls on both sides alike. Speed lives here; correctness lives in
    `keras.layers.LSTM` / `GRU` (default activations), and the ReLU-gate LSTM vs the default one;
 2. instrumentation: the instrumented step (`experiments.training`) vs a plain compiled Keras
    train step on the same model, with and without the gradient-through-time record every 50 steps;
-3. grid throughput: runs per hour of `smoke.toml` with 1 and with 2 workers.
+3. grid throughput: runs per hour of `smoke.toml` with 1 and with 2 workers, each grid a fresh
+   `python -m experiments run` process.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import csv
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -185,22 +187,42 @@ def instrumentation_rows(shape: Shape, steps: int, repeats: int) -> list[dict]:
     return rows
 
 
-def grid_rows(workers_list=(1, 2)) -> list[dict]:
-    """Runs per hour of smoke.toml with 1 and 2 workers (one repeat each: a grid takes a minute)."""
-    from experiments import runner
+def grid_rows(workers_list=(1, 2), repeats: int = 3, only: str | None = None) -> list[dict]:
+    """Runs per hour of smoke.toml with 1 and with 2 workers.
+
+    Each grid is timed as a whole fresh `python -m experiments run --no-report` process, as a user
+    runs it (interpreter start, TensorFlow import and helper start-up included), in alternating
+    repeats, medians. `only` keeps the runs whose id contains it (the quick check).
+    """
     from experiments.config import load_grid
 
-    grid = load_grid(Path(__file__).parent / "configs" / "smoke.toml")
-    per_hour = {}
-    with tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w") as devnull:
-        for workers in workers_list:
-            start = time.perf_counter()
-            runner.run_grid(grid, Path(tmp) / f"w{workers}", workers=workers, stream=devnull)
-            per_hour[workers] = len(grid.runs) * 3600 / (time.perf_counter() - start)
-    a, b = per_hour[workers_list[-1]], per_hour[workers_list[0]]
-    setting = f"smoke.toml, {len(grid.runs)} runs"
-    return [_row("grid", setting, f"{workers_list[-1]} workers", f"{workers_list[0]} worker",
-                 a, b, 1.6, 1, None, unit_hour=True)]  # fmt: skip
+    config = Path(__file__).parent / "configs" / "smoke.toml"
+    grid = load_grid(config)
+    runs = sum(1 for s in grid.runs if only is None or only in s.run_id)
+    seconds: dict[int, list[float]] = {w: [] for w in workers_list}
+    with tempfile.TemporaryDirectory() as tmp:
+        for repeat in range(repeats):
+            for workers in workers_list:
+                out = Path(tmp) / f"w{workers}-r{repeat}"
+                command = [sys.executable, "-m", "experiments", "run", str(config),
+                           "--workers", str(workers), "--out", str(out), "--no-report"]  # fmt: skip
+                command += ["--only", only] if only else []
+                start = time.perf_counter()
+                done = subprocess.run(
+                    command, cwd=Path(__file__).parents[1], capture_output=True, text=True
+                )
+                seconds[workers].append(time.perf_counter() - start)
+                finished = len(list((out / grid.name / "runs").glob("*/summary.json")))
+                if done.returncode != 0 or finished != runs:
+                    raise RuntimeError(
+                        f"{' '.join(command)} exited {done.returncode} with {finished}/{runs} "
+                        f"runs finished:\n{done.stderr[-3000:]}"
+                    )
+    per_hour = {w: runs * 3600 / statistics.median(seconds[w]) for w in workers_list}
+    many, one = workers_list[-1], workers_list[0]
+    setting = f"smoke.toml, {runs} runs, fresh process"
+    return [_row("grid", setting, f"{many} workers", f"{one} worker", per_hour[many],
+                 per_hour[one], 1.6, repeats, None, unit_hour=True)]  # fmt: skip
 
 
 def _row(benchmark, setting, a_name, b_name, a, b, target, repeats, flops, time_ratio=False,
@@ -237,8 +259,7 @@ def run_bench(out_dir: Path, quick: bool = False, stream=sys.stdout) -> list[dic
     steps, repeats = (2, 1) if quick else (10, 5)
     rows = cell_rows(shapes, steps, repeats)
     rows += instrumentation_rows(shapes[0], steps, repeats)
-    if not quick:
-        rows += grid_rows()
+    rows += grid_rows(repeats=1, only="adding12-lstm-standard") if quick else grid_rows()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / ".bench.csv.tmp"

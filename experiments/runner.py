@@ -1,30 +1,30 @@
-"""Executes a grid: every run not yet finished, in-process, in N local worker processes, or on Ray.
+"""Executes a grid: every run not yet finished, on N local workers or on Ray.
 
 One run = build the task and model, train with the instrumented loop, return the record files.
 Only the driver (the process that ran `run`) writes records, atomically, so workers need no shared
 disk (Ray) and an interrupted grid leaves no half-written run folder. A run that raises is
 recorded as `failed` with its traceback and the grid goes on; a run that diverges is a result
-(`diverged`), not a failure; a worker process that dies (killed, out of memory) has its run tried
-again up to `retries` times, then recorded as `failed`.
-"""
+(`diverged`), not a failure; a helper process that dies (killed, out of memory) has its run tried
+again up to `retries` times, then recorded as `failed`. Local workers are the driver itself (one
+run at a time, in a thread) and `workers - 1` helper processes (`experiments.workers`)."""
 
 from __future__ import annotations
 
 import fcntl
-import multiprocessing
 import os
-import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 from experiments import records
 from experiments.config import Grid, RunSpec, task_for
+from experiments.workers import Helpers, threads_per_worker
 
 EXECUTORS = ("local", "ray")
 # Seconds per (step x time step x gates x units^2) and per run, from runs on the 2-core machine;
@@ -57,9 +57,10 @@ def set_threads(threads: int) -> None:
         pass
 
 
-def train_run(spec: RunSpec) -> dict:
+def train_run(spec: RunSpec, stop=None) -> dict:
     """Trains one run and returns its record files (see `records.write_run`). Never raises for a
-    bad run: an exception becomes a `failed` summary with its traceback."""
+    bad run: an exception becomes a `failed` summary with its traceback. Setting `stop` (from
+    another thread or process) ends the run after its current step, with `Stopped`."""
     import keras
     import tensorflow as tf
 
@@ -75,11 +76,24 @@ def train_run(spec: RunSpec) -> dict:
         task = task_for(spec)
         model = models.build_model(spec, task)
         optimizer = models.build_optimizer(spec)
-        log = training.train(spec, task, model, optimizer, models.build_loss(task))
+        log = training.train(
+            spec, task, model, optimizer, models.build_loss(task), on_step=_stopper(stop)
+        )
         summary = records.summarize(task, log, time.perf_counter() - start)
         return records.run_files(spec, task, log, summary)
     except Exception:
         return failed_files(spec, traceback.format_exc(), time.perf_counter() - start)
+
+
+def _stopper(stop):
+    if stop is None:
+        return None
+
+    def check(step: int) -> None:
+        if stop.is_set():
+            raise Stopped(f"stopped at step {step}")
+
+    return check
 
 
 def failed_files(spec: RunSpec, error: str, wall_seconds: float = 0.0) -> dict:
@@ -101,80 +115,76 @@ def execute(spec: RunSpec, grid_dir: Path) -> dict:
 # Executors: each yields (spec, files) as runs finish; the driver writes.
 
 
-def _in_process(todo: list[RunSpec], threads: int, on_start) -> Iterator[tuple[RunSpec, dict]]:
-    set_threads(threads)
-    for spec in todo:
-        on_start(spec)
-        yield spec, train_run(spec)
+class Stopped(BaseException):
+    """Raised inside the driver's own run when the grid is stopped (not an `Exception`, so the
+    run is not recorded as failed)."""
 
 
-def _pool_worker_init(threads: int) -> None:
-    # Ctrl-C reaches the whole process group; the driver alone decides what to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    set_threads(threads)
-
-
-def _train_in_worker(spec_dict: dict) -> dict:
-    return train_run(RunSpec.from_dict(spec_dict))
-
-
-def _local_pool(
-    todo: list[RunSpec], workers: int, threads: int, retries: int, on_start
+def _local(
+    todo: list[RunSpec], workers: int, threads: int, retries: int, on_start, helpers=None
 ) -> Iterator[tuple[RunSpec, dict]]:
-    """N spawned worker processes. A dead worker breaks the whole pool: every run in flight is
-    charged an attempt and re-queued (or failed after `retries`), and a new pool starts."""
-    context = multiprocessing.get_context("spawn")  # TensorFlow's runtime is not fork-safe
+    """`workers` runs at once: one in a thread of the driver process, which has TensorFlow loaded
+    already, and the others in `workers - 1` helper processes (`helpers`, or started here).
+
+    A dead helper breaks its whole pool: every run in flight there is charged an attempt and
+    re-queued (or failed after `retries`), and a new pool starts. A run in the driver has no such
+    retry: if the driver dies, the grid stops, and running it again resumes.
+    """
+    set_threads(threads)
     queue = list(todo)
     attempts = {spec.run_id: 0 for spec in todo}
-    while queue:
-        pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=context,
-            initializer=_pool_worker_init,
-            initargs=(threads,),
-        )
-        pending: dict = {}
-        broken = False
-        try:
-            while (queue or pending) and not broken:
-                while queue and len(pending) < workers:
-                    spec = queue.pop(0)
-                    attempts[spec.run_id] += 1
-                    pending[pool.submit(_train_in_worker, spec.to_dict())] = spec
-                    on_start(spec)
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    spec = pending.pop(future)
-                    try:
-                        files = future.result()
-                    except BrokenProcessPool:
-                        broken = True
-                        pending[future] = spec  # handled with the rest of the runs in flight
-                        continue
-                    files["summary.json"]["attempts"] = attempts[spec.run_id]
-                    yield spec, files
-            for spec in pending.values():  # the pool broke: a worker process died
-                if attempts[spec.run_id] > retries:
-                    message = (
-                        f"the worker process running this run died {attempts[spec.run_id]} "
-                        f"time(s) (killed, or out of memory); gave up after {retries} retries"
-                    )
-                    files = failed_files(spec, message)
-                    files["summary.json"]["attempts"] = attempts[spec.run_id]
-                    yield spec, files
-                else:
-                    queue.insert(0, spec)
-        finally:
-            _stop_pool(pool)
+    stop = threading.Event()
+    own = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run")
+    if workers > 1 and helpers is None:
+        helpers = Helpers(workers - 1, threads)
+    in_own: dict = {}
+    in_helpers: dict = {}
 
+    def hand_out(spec: RunSpec, submit, running: dict, *args) -> None:
+        attempts[spec.run_id] += 1
+        running[submit(*args)] = spec
+        on_start(spec)
 
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Stops a pool now, killing its workers (a run in flight is lost, never half-written)."""
-    processes = list((pool._processes or {}).values())  # no public API to kill the workers
-    for process in processes:
-        if process.is_alive():
-            process.kill()
-    pool.shutdown(wait=True, cancel_futures=True)
+    try:
+        while queue or in_own or in_helpers:
+            if queue and not in_own:
+                spec = queue.pop(0)
+                hand_out(spec, own.submit, in_own, train_run, spec, stop)
+            while helpers is not None and queue and len(in_helpers) < workers - 1:
+                spec = queue.pop(0)
+                hand_out(spec, helpers.submit, in_helpers, spec.to_dict())
+            done, _ = wait([*in_own, *in_helpers], return_when=FIRST_COMPLETED)
+            broken = False
+            for future in done:
+                running = in_own if future in in_own else in_helpers
+                try:
+                    files = future.result()
+                except BrokenProcessPool:  # a helper died; its runs are handled below
+                    broken = True
+                    continue
+                spec = running.pop(future)
+                files["summary.json"]["attempts"] = attempts[spec.run_id]
+                yield spec, files
+            if broken:
+                helpers.close()
+                for spec in in_helpers.values():
+                    if attempts[spec.run_id] > retries:
+                        message = (
+                            f"the worker process running this run died {attempts[spec.run_id]} "
+                            f"time(s) (killed, or out of memory); gave up after {retries} retries"
+                        )
+                        files = failed_files(spec, message)
+                        files["summary.json"]["attempts"] = attempts[spec.run_id]
+                        yield spec, files
+                    else:
+                        queue.insert(0, spec)
+                in_helpers.clear()
+                helpers = Helpers(workers - 1, threads)
+    finally:
+        stop.set()  # every run in flight stops after its current step
+        if helpers is not None:
+            helpers.close()
+        own.shutdown(wait=True)
 
 
 def _ray(
@@ -306,16 +316,19 @@ def run_grid(
     retries: int = 2,
     cpus_per_run: int = 1,
     address: str | None = None,
+    helpers=None,
 ) -> GridResult:
     """Runs every run of `grid` not yet finished under `out_dir/<grid.name>/`.
 
     Args:
-        workers: local executor: runs at once; 1 runs in this process, N > 1 in N worker
-            processes that each get an equal share of the CPU threads.
+        workers: local executor: runs at once, each with an equal share of the CPU threads: one
+            in this process (in a thread), the others in `workers - 1` helper processes.
         only: run only the runs whose id contains this substring.
         executor: `"local"` or `"ray"` (one Ray task per run, `cpus_per_run` CPUs each, on the
             cluster at `address`, or a local Ray instance when it is None).
         retries: how many times a run whose worker process died is tried again.
+        helpers: the `workers - 1` helper processes (`workers.Helpers`), if already started (the
+            command line starts them before it imports TensorFlow); closed when the grid ends.
 
     Raises:
         GridLocked: another `run` is writing to the same grid folder.
@@ -337,13 +350,12 @@ def run_grid(
             flush=True,
         )
         progress = Progress(len(todo), stream)
-        threads = max(1, (os.cpu_count() or 1) // workers)
         if executor == "ray":
             results = _ray(todo, cpus_per_run, retries, address, progress.started)
-        elif workers == 1:
-            results = _in_process(todo, threads, progress.started)
         else:
-            results = _local_pool(todo, workers, threads, retries, progress.started)
+            results = _local(
+                todo, workers, threads_per_worker(workers), retries, progress.started, helpers
+            )
         try:
             for spec, files in results:
                 records.write_run(grid_dir, spec, files)

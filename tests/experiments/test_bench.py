@@ -15,10 +15,16 @@ def test_quick_bench_writes_every_comparison(tmp_path):
     with (tmp_path / "bench.csv").open() as f:
         written = list(csv.DictReader(f))
     assert list(written[0]) == list(bench.COLUMNS)
-    assert len(written) == len(rows) == 10  # 3 cell pairs x 2 XLA settings + 2 x 2 instrumented
+    # 3 cell pairs x 2 XLA settings + 2 x 2 instrumented + the grid (2 runs of smoke.toml)
+    assert len(written) == len(rows) == 11
     pairs = {(r["a"], r["b"]) for r in written}
     assert ("SwappableLSTM", "keras LSTM") in pairs and ("SwappableGRU", "keras GRU") in pairs
     assert ("instrumented + dL/dx_t every 50", "plain fit step") in pairs
+    grid = written[-1]
+    assert (grid["a"], grid["b"]) == ("2 workers (runs/h)", "1 worker")
+    assert grid["setting"] == "smoke.toml, 2 runs, fresh process" and grid["target"] == ">= 1.6"
+    # Two runs in one fresh process each: start-up alone keeps it far below 2 runs/s.
+    assert 0 < float(grid["a_per_s"]) < 7200 and 0 < float(grid["b_per_s"]) < 7200
     for row in written:
         a, b, ratio = float(row["a_per_s"]), float(row["b_per_s"]), float(row["ratio"])
         assert a > 0 and b > 0 and math.isfinite(ratio)
@@ -26,7 +32,8 @@ def test_quick_bench_writes_every_comparison(tmp_path):
         expected = b / a if row["benchmark"] == "instrumentation" else a / b
         assert ratio == round(expected, 3) or abs(ratio - expected) < 2e-3
     table = stream.getvalue()
-    assert table.strip().count("\n") == len(rows) + 1 and "instrumented" in table  # + 2 header lines
+    # One line per row plus 2 header lines.
+    assert table.strip().count("\n") == len(rows) + 1 and "instrumented" in table
 
 
 def test_step_flops_counts_the_gate_matmuls():
