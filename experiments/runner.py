@@ -116,8 +116,8 @@ def execute(spec: RunSpec, grid_dir: Path) -> dict:
 
 
 class Stopped(BaseException):
-    """Raised inside the driver's own run when the grid is stopped (not an `Exception`, so the
-    run is not recorded as failed)."""
+    """Raised inside a run, in the driver's thread or a helper, when the grid is stopped (not an
+    `Exception`, so the run is not recorded as failed)."""
 
 
 def _local(
