@@ -33,7 +33,7 @@ SLOW_BASE = {
     "length": 10,
     "units": 8,
     "batch_size": 8,
-    "steps": 1000,  # ~7 s with 2 workers
+    "steps": 1000,  # ~3 s a run with 2 workers
     "eval_every": 50,
     "eval_size": 16,
     "timestep_every": 50,
