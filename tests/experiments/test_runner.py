@@ -390,3 +390,13 @@ def test_execute_records_a_failure_instead_of_raising(tmp_path, make_spec, monke
     assert sorted(p.name for p in folder.iterdir()) == ["spec.json", "summary.json"]
     with (folder / "summary.json").open() as f:
         assert json.load(f)["error"] == result["error"]
+
+
+def test_no_report_trains_and_writes_no_report(tmp_path, write_grid, tiny_base, capsys):
+    path = write_grid(f'name = "bare"\nseeds = [0]\n{tiny_base}\n[[sweep]]\ncell = ["gru"]\n')
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--no-report"]) == 0
+    grid_dir = tmp_path / "out" / "bare"
+    [folder] = run_folders(grid_dir)
+    assert_complete(folder)
+    assert not (grid_dir / "report.md").exists() and not (grid_dir / "summary.csv").exists()
+    assert f"report: python -m experiments report {grid_dir}" in capsys.readouterr().out
