@@ -13,7 +13,7 @@ EXIT_GRID_LOCKED = 3  # another `run` is writing to the same results folder
 EXIT_INTERRUPTED = 130  # Ctrl-C: finished runs are kept; running again resumes
 
 
-def _run(args) -> int:
+def _run_command(args) -> int:
     for flag, value, minimum in (
         ("--workers", args.workers, 1),
         ("--retries", args.retries, 0),
@@ -30,19 +30,19 @@ def _run(args) -> int:
         return EXIT_CONFIG_ERROR
     helpers = None
     if args.executor == "local" and args.workers > 1 and not args.dry_run:
-        from experiments.workers import Helpers, threads_per_worker
+        from experiments.workers import HelperPool, threads_per_worker
 
         # Started before this process imports TensorFlow (to check the grid), so the helpers'
         # imports overlap with it.
-        helpers = Helpers(args.workers - 1, threads_per_worker(args.workers))
+        helpers = HelperPool(args.workers - 1, threads_per_worker(args.workers))
     try:
-        return _run_grid(args, helpers)
+        return _check_and_train(args, helpers)
     finally:
         if helpers is not None:
             helpers.close()
 
 
-def _run_grid(args, helpers) -> int:
+def _check_and_train(args, helpers) -> int:
     from experiments.config import ConfigError, load_grid
     from experiments.runner import estimate_seconds
 
@@ -109,7 +109,7 @@ def _run_grid(args, helpers) -> int:
     return 0
 
 
-def _report(args) -> int:
+def _report_command(args) -> int:
     from experiments.report import write_report
 
     grid_dir = Path(args.grid_dir)
@@ -125,7 +125,7 @@ def _report(args) -> int:
     return 0
 
 
-def _bench(args) -> int:
+def _bench_command(args) -> int:
     from experiments.bench import run_bench
 
     run_bench(Path(args.out), quick=args.quick)
@@ -133,7 +133,7 @@ def _bench(args) -> int:
     return 0
 
 
-def _tasks(args) -> int:
+def _tasks_command(args) -> int:
     from experiments.tasks import describe_tasks
 
     print(describe_tasks())
@@ -174,21 +174,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=2,
         help="times a run whose worker process died is tried again (default: 2)",
     )
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_run_command)
 
     report = commands.add_parser(
         "report", help="rebuild summary.csv, plots and report from a grid's records (no training)"
     )
     report.add_argument("grid_dir", help="a grid's results folder, e.g. results/default")
-    report.set_defaults(handler=_report)
+    report.set_defaults(handler=_report_command)
 
     bench = commands.add_parser("bench", help="benchmarks: ratios measured side by side")
     bench.add_argument("--out", default="results/bench", help="folder of bench.csv")
     bench.add_argument("--quick", action="store_true", help="tiny shapes, 1 repeat (a check)")
-    bench.set_defaults(handler=_bench)
+    bench.set_defaults(handler=_bench_command)
 
     tasks = commands.add_parser("tasks", help="list the tasks and their parameters")
-    tasks.set_defaults(handler=_tasks)
+    tasks.set_defaults(handler=_tasks_command)
     return parser
 
 

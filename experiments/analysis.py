@@ -1,7 +1,7 @@
 """Loads run records into pandas and aggregates them over seeds. Pure functions: nothing here trains.
 
 Nothing here imports TensorFlow either (`experiments.records` does, through `config`), so that
-`python -m experiments report` starts fast: the few record conventions needed are repeated below.
+`python -m experiments report` starts fast: the record names come from `experiments.vocabulary`.
 
     tables = load(grid_dir)           # every run of a grid: runs, configs, steps, ... (`Tables`)
     tables.runs                       # one row per run: spec, task rules, summary, derived measures
@@ -24,33 +24,40 @@ of each. Measures (`runs` columns, all read from the records):
 
 from __future__ import annotations
 
+import io
 import json
 import math
-import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-RUNS = "runs"  # = records.runs_dir(grid_dir).name
-TMP_PREFIX = ".tmp-"  # = records.TMP_PREFIX: a run being written
+from experiments.vocabulary import (
+    CELLS,
+    CLIP_MODES,
+    COMPLETED,
+    CSV_FILES,
+    DIVERGED,
+    EVAL_FILE,
+    FAILED,
+    FINISHED,
+    RUNS_DIR,
+    SCHEMES,
+    SPEC_FILE,
+    STATUSES,
+    STEPS_FILE,
+    SUMMARY_FILE,
+    TASK_NAMES,
+    TIMESTEPS_FILE,
+    TMP_PREFIX,
+    VARIABLES_FILE,
+)
+
 SMOOTH_STEPS = 20  # moving-median window of the training loss (steps)
 LEARNED_RATIO = 0.5  # "learned": the final loss below this fraction of the baseline
 Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
-
-# Orders for tables and plots; names not listed here come after, alphabetically.
-TASK_ORDER = ("adding", "copy", "temporal_order", "digits")
-CELL_ORDER = ("lstm", "peephole", "cifg", "gru", "simple_rnn", "indrnn")
-SCHEME_ORDER = (
-    "standard",
-    "relu_candidate",
-    "relu_gates",
-    "hard_sigmoid_gates",
-    "relu",
-    "all_relu",
-)
-CLIP_ORDER = ("none", "clipvalue", "clipnorm", "global_clipnorm")
 
 # The spec fields that name a configuration in the tables and plots (task x model x clipping);
 # other fields that vary within a task are appended to the model label (e.g. `forget_bias=0`).
@@ -68,6 +75,7 @@ RULE_FIELDS = (
     "baseline",
     "baseline_kind",
     "metric_baseline",
+    "metric_is_loss",
 )
 SUMMARY_COLUMNS = (
     "status",
@@ -89,8 +97,8 @@ SUMMARY_COLUMNS = (
 class Tables:
     """Everything the records of one grid hold, as DataFrames (see the module docstring).
 
-    `steps`, `evals`, `variables` and `timesteps` are the per-run CSVs stacked, with a `run_id`
-    column first; `spec_columns` are the configuration columns of `runs` (spec minus seed, grid).
+    `steps`, `evals`, `variables` and `timesteps` are the per-run CSVs stacked (`steps.csv`,
+    `eval.csv`, `variables.csv`, `timesteps.csv`), with a `run_id` column first; `spec_columns` are the configuration columns of `runs` (spec minus seed, grid).
     """
 
     grid_dir: Path
@@ -102,6 +110,7 @@ class Tables:
     timesteps: pd.DataFrame
     spec_columns: tuple[str, ...] = ()
     environment: dict = field(default_factory=dict)
+    skipped: tuple[tuple[str, str], ...] = ()  # (folder name, why) of each unreadable run folder
 
     @property
     def name(self) -> str:
@@ -116,45 +125,124 @@ class Tables:
 
 
 def run_folders(grid_dir: Path) -> list[Path]:
-    """The whole run folders of a grid (those with a `summary.json`), sorted by name."""
-    runs = Path(grid_dir) / RUNS
+    """The entries of a grid's `runs/` folder other than runs still being written, sorted by name:
+    the run folders, and anything foreign that `load` names and skips."""
+    runs = Path(grid_dir) / RUNS_DIR
     if not runs.is_dir():
         return []
-    return [
-        folder
-        for folder in sorted(runs.iterdir())
-        if not folder.name.startswith(TMP_PREFIX) and (folder / "summary.json").is_file()
-    ]
+    return [entry for entry in sorted(runs.iterdir()) if not entry.name.startswith(TMP_PREFIX)]
 
 
-def load(grid_dir: Path) -> Tables:
-    """Reads every run of `grid_dir` and aggregates them (see `Tables`).
+class UnreadableRun(ValueError):
+    """A run folder that cannot be read as a run's records (why, in words)."""
+
+
+# Spec fields every table and figure needs.
+_REQUIRED_SPEC = ("task", "length", "cell", "scheme", "clip", "clip_threshold", "steps", "seed")
+
+
+def read_run(folder: Path) -> tuple[str, dict, dict, dict, dict[str, pd.DataFrame | None]]:
+    """One run folder's records: `(run_id, spec.json, spec, summary, csv frames by file name)`.
 
     Raises:
-        FileNotFoundError: `grid_dir` does not exist or holds no finished run folder.
+        UnreadableRun: the folder is not a whole run's records: a stray file, a missing or
+            unreadable `spec.json` / `summary.json`, or a CSV that is truncated or has other
+            columns than the records' (see `experiments.vocabulary.CSV_FILES`).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UnreadableRun("not a run folder (a stray file)")
+    meta, summary = _read_json(folder / SPEC_FILE), _read_json(folder / SUMMARY_FILE)
+    spec, run_id = meta.get("spec"), meta.get("run_id")
+    if not isinstance(spec, dict) or not isinstance(run_id, str):
+        raise UnreadableRun(f"{SPEC_FILE} has no `run_id` and `spec`")
+    if missing := [key for key in _REQUIRED_SPEC if key not in spec]:
+        raise UnreadableRun(f"{SPEC_FILE}: the spec lacks {missing}")
+    if summary.get("status") not in STATUSES:
+        raise UnreadableRun(
+            f"{SUMMARY_FILE}: status {summary.get('status')!r} is none of {list(STATUSES)}"
+        )
+    frames = {name: _read_csv(folder / name, columns, run_id) for name, columns in CSV_FILES.items()}
+    steps = frames[STEPS_FILE]
+    steps_done = summary.get("steps_done") or 0
+    if summary["status"] != FAILED and steps_done and (steps is None or steps["step"].max() != steps_done):
+        raise UnreadableRun(f"{STEPS_FILE} does not reach step {steps_done} of {SUMMARY_FILE}")
+    return run_id, meta, spec, summary, frames
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise UnreadableRun(f"no {path.name}")
+    try:
+        content = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise UnreadableRun(f"{path.name} is not readable JSON ({e})") from None
+    if not isinstance(content, dict):
+        raise UnreadableRun(f"{path.name} holds {type(content).__name__}, not a JSON object")
+    return content
+
+
+def _read_csv(path: Path, columns: tuple[str, ...], run_id: str) -> pd.DataFrame | None:
+    """A record CSV with a `run_id` column first; None if the run has no such file or no rows."""
+    if not path.is_file():
+        return None
+    try:
+        text = path.read_text()
+    except (OSError, ValueError) as e:
+        raise UnreadableRun(f"{path.name} is not readable ({e})") from None
+    if not text.endswith("\n"):  # every record file ends its last line; a cut one does not
+        raise UnreadableRun(f"{path.name} is truncated (its last line is cut)")
+    try:
+        frame = pd.read_csv(io.StringIO(text))
+    except (ValueError, pd.errors.ParserError) as e:
+        raise UnreadableRun(f"{path.name} is not a readable CSV ({e})") from None
+    if tuple(frame.columns) != columns:
+        raise UnreadableRun(f"{path.name} has columns {list(frame.columns)}, not {list(columns)}")
+    if frame.empty:  # e.g. eval.csv of a run that diverged before its first evaluation
+        return None
+    for column in frame.columns:
+        if column != "variable":
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    if frame["step"].isna().any():
+        raise UnreadableRun(f"{path.name} has rows without a step number")
+    frame.insert(0, "run_id", run_id)
+    return frame
+
+
+def load(grid_dir: Path, stream=None) -> Tables:
+    """Reads every run of `grid_dir` and aggregates them (see `Tables`).
+
+    A folder in `runs/` that is not a whole run's records (`read_run`) is named on `stream`
+    (default: stderr), skipped and listed in `Tables.skipped`; the tables hold the rest.
+
+    Raises:
+        FileNotFoundError: `grid_dir` does not exist or holds no readable run folder.
     """
     grid_dir = Path(grid_dir)
+    stream = stream or sys.stderr
     if not grid_dir.is_dir():
         raise FileNotFoundError(f"no such results folder: {grid_dir}")
-    folders = run_folders(grid_dir)
-    if not folders:
-        raise FileNotFoundError(
-            f"no runs in {grid_dir}: expected run folders under {grid_dir / RUNS} "
-            "(`python -m experiments run GRID.toml` writes them)"
-        )
-    rows, frames, spec_keys, environment = [], {k: [] for k in _CSVS}, [], {}
-    for folder in folders:
-        meta = json.loads((folder / "spec.json").read_text())
-        summary = json.loads((folder / "summary.json").read_text())
-        spec, rules = meta["spec"], meta.get("task", {})
+    rows, frames, spec_keys, environment = [], {k: [] for k in CSV_FILES}, [], {}
+    skipped = []
+    for folder in run_folders(grid_dir):
+        try:
+            run_id, meta, spec, summary, data = read_run(folder)
+        except UnreadableRun as e:
+            skipped.append((folder.name, str(e)))
+            print(f"skipped {folder}: {e}", file=stream, flush=True)
+            continue
         spec_keys += [k for k in spec if k not in spec_keys]
         environment = environment or meta.get("environment", {})
-        run_id = meta["run_id"]
-        data = {name: _read_csv(folder / f"{name}.csv", run_id) for name in _CSVS}
         for name, frame in data.items():
             if frame is not None:
                 frames[name].append(frame)
-        rows.append(_run_row(run_id, spec, rules, summary, data["steps"]))
+        rows.append(_run_row(run_id, spec, meta.get("task", {}), summary, data[STEPS_FILE]))
+    if not rows:
+        also = f" ({len(skipped)} unreadable folder(s) skipped)" if skipped else ""
+        raise FileNotFoundError(
+            f"no runs in {grid_dir}{also}: expected run folders under {grid_dir / RUNS_DIR} "
+            "(`python -m experiments run GRID.toml` writes them)"
+        )
     runs = _with_labels(pd.DataFrame(rows), spec_keys)
     spec_columns = tuple(k for k in spec_keys if k not in NOT_CONFIG)
     stacked = {
@@ -165,29 +253,14 @@ def load(grid_dir: Path) -> Tables:
         grid_dir=grid_dir,
         runs=runs,
         configs=aggregate(runs, spec_columns),
-        steps=stacked["steps"],
-        evals=stacked["eval"],
-        variables=stacked["variables"],
-        timesteps=stacked["timesteps"],
+        steps=stacked[STEPS_FILE],
+        evals=stacked[EVAL_FILE],
+        variables=stacked[VARIABLES_FILE],
+        timesteps=stacked[TIMESTEPS_FILE],
         spec_columns=spec_columns,
         environment=environment,
+        skipped=tuple(skipped),
     )
-
-
-_CSVS = ("steps", "eval", "variables", "timesteps")
-
-
-def _read_csv(path: Path, run_id: str) -> pd.DataFrame | None:
-    if not path.is_file():
-        return None
-    frame = pd.read_csv(path)
-    if frame.empty:  # e.g. eval.csv of a run that diverged before its first evaluation
-        return None
-    for column in frame.columns:
-        if column != "variable":
-            frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    frame.insert(0, "run_id", run_id)
-    return frame
 
 
 def _run_row(run_id: str, spec: dict, rules: dict, summary: dict, steps) -> dict:
@@ -196,17 +269,18 @@ def _run_row(run_id: str, spec: dict, rules: dict, summary: dict, steps) -> dict
     for key in RULE_FIELDS:
         source = {"metric_name": "metric", "loss_name": "loss"}.get(key, key)
         row[key] = rules.get(source)
+    row["metric_is_loss"] = metric_is_loss(rules)
     row.update({k: v for k, v in summary.items() if k != "error"})
     row["error"] = summary.get("error")
     baseline = loss_baseline(rules)
     row["loss_baseline"] = baseline
     status = summary.get("status")
     final_loss = _float(summary.get("final_loss"))
-    if status == "completed":
+    if status == COMPLETED:
         row["loss_ratio"] = final_loss / baseline if baseline > 0 else math.nan
     else:
-        row["loss_ratio"] = math.inf if status == "diverged" else math.nan
-    row["learned"] = bool(status == "completed" and row["loss_ratio"] < LEARNED_RATIO)
+        row["loss_ratio"] = math.inf if status == DIVERGED else math.nan
+    row["learned"] = bool(status == COMPLETED and row["loss_ratio"] < LEARNED_RATIO)
     if steps is not None and len(steps):
         grad = steps["grad_norm"].replace(-np.inf, np.nan)
         row["max_grad_norm"] = float(grad.max()) if grad.notna().any() else math.nan
@@ -223,6 +297,14 @@ def _float(value) -> float:
     return math.nan if value is None else float(value)
 
 
+def metric_is_loss(rules: dict) -> bool:
+    """Whether a task's metric is its loss (adding: both are the MSE), from its rules in
+    `spec.json`["task"] (`Task.metric_is_loss`, recorded since 2026-12; derived for older runs)."""
+    if "metric_is_loss" in rules:
+        return bool(rules["metric_is_loss"])
+    return bool(rules) and rules.get("loss") == rules.get("metric")
+
+
 def loss_baseline(rules: dict) -> float:
     """The loss of the best memoryless model of a task, from its rules in `spec.json`["task"].
 
@@ -232,12 +314,17 @@ def loss_baseline(rules: dict) -> float:
     """
     if not rules:
         return math.nan
-    if rules.get("baseline_kind") == "loss" or rules.get("loss") == rules.get("metric"):
+    if rules.get("baseline_kind") == "loss" or metric_is_loss(rules):
         return float(rules["baseline"])
     p = rules.get("metric_baseline")
     if rules.get("loss") == "sparse_categorical_crossentropy" and p and 0 < p < 1:
         return -math.log(p)
     return math.nan
+
+
+def finite(values):
+    """A Series or DataFrame with +-inf replaced by NaN (which pandas' statistics skip)."""
+    return values.replace([np.inf, -np.inf], np.nan)
 
 
 def smooth(values: pd.Series, window: int = SMOOTH_STEPS, partial: bool = False) -> pd.Series:
@@ -246,7 +333,7 @@ def smooth(values: pd.Series, window: int = SMOOTH_STEPS, partial: bool = False)
     With `partial`, the first `window - 1` steps get the median of the steps so far (for plots);
     otherwise they are NaN (a full window is needed to decide "below half the baseline").
     """
-    values = values.replace([np.inf, -np.inf], np.nan)
+    values = finite(values)
     window = max(1, min(window, len(values)))
     return values.rolling(window, min_periods=1 if partial else window).median()
 
@@ -323,15 +410,15 @@ def sort_key(frame: pd.DataFrame) -> list:
     """Sort keys (most significant first) putting tasks, cells, schemes and clip modes in the
     suite's order: what every table and figure uses."""
     return [
-        rank(frame["task"], TASK_ORDER),
+        rank(frame["task"], TASK_NAMES),
         frame["task"].to_numpy(),
         frame["length"].to_numpy(),
         frame["task_label"].to_numpy(),
-        rank(frame["cell"], CELL_ORDER),
+        rank(frame["cell"], CELLS),
         frame["cell"].to_numpy(),
-        rank(frame["scheme"], SCHEME_ORDER),
+        rank(frame["scheme"], SCHEMES),
         frame["model_label"].to_numpy(),
-        rank(frame["clip"], CLIP_ORDER),
+        rank(frame["clip"], CLIP_MODES),
         frame["clip_label"].to_numpy(),
         frame["seed"].to_numpy() if "seed" in frame else np.zeros(len(frame)),
     ]
@@ -376,8 +463,8 @@ def aggregate(runs: pd.DataFrame, spec_columns) -> pd.DataFrame:
     rows = []
     for _, group in runs.groupby(spec_columns, sort=False, dropna=False):
         first = group.iloc[0]
-        finished = group[group["status"].isin(["completed", "diverged"])]
-        completed = group[group["status"] == "completed"]
+        finished = group[group["status"].isin(FINISHED)]
+        completed = group[group["status"] == COMPLETED]
         n = len(finished)
         solved = int(finished["solved"].astype(bool).sum())
         low, high = wilson_interval(solved, n)
@@ -389,13 +476,13 @@ def aggregate(runs: pd.DataFrame, spec_columns) -> pd.DataFrame:
                 "seeds": len(group),
                 "n_finished": n,
                 "n_solved": solved,
-                "n_diverged": int((group["status"] == "diverged").sum()),
-                "n_failed": int((group["status"] == "failed").sum()),
+                "n_diverged": int((group["status"] == DIVERGED).sum()),
+                "n_failed": int((group["status"] == FAILED).sum()),
                 "n_learned": int(group["learned"].sum()),
                 "success_rate": solved / n if n else math.nan,
                 "success_low": low,
                 "success_high": high,
-                "divergence_rate": (finished["status"] == "diverged").mean() if n else math.nan,
+                "divergence_rate": (finished["status"] == DIVERGED).mean() if n else math.nan,
                 "learned_rate": finished["learned"].mean() if n else math.nan,
                 "metric_median": completed["final_metric"].median(),
                 "metric_min": completed["final_metric"].min(),
@@ -437,7 +524,7 @@ def describe_grid(tables: Tables) -> dict:
     """The grid in a few facts: runs, seeds, statuses, the axes that vary and the fixed settings."""
     runs = tables.runs
     columns = [c for c in tables.spec_columns if c in runs]
-    orders = {"task": TASK_ORDER, "cell": CELL_ORDER, "scheme": SCHEME_ORDER, "clip": CLIP_ORDER}
+    orders = {"task": TASK_NAMES, "cell": CELLS, "scheme": SCHEMES, "clip": CLIP_MODES}
     axes = {
         c: [_plain(v) for v in ordered(sorted(runs[c].unique().tolist()), orders.get(c, ()))]
         for c in columns
@@ -465,33 +552,3 @@ def budgets(runs: pd.DataFrame) -> dict[str, list[int]]:
         label: sorted(int(s) for s in group["steps"].unique())
         for label, group in runs.groupby("task_label", sort=False)
     }
-
-
-# --------------------------------------------------------------------------------------------------
-# Writing (only for the CLI and `report.write_report`)
-
-
-def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """Writes `frame` to `path` atomically (a temporary file, then one rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-    return path
-
-
-def run_table(grid_dir: Path) -> pd.DataFrame:
-    """One row per run folder: its spec columns, then its summary columns (`summary_table`).
-
-    Returns an empty frame when the grid has no finished run.
-    """
-    try:
-        return summary_table(load(grid_dir).runs)
-    except FileNotFoundError:
-        return pd.DataFrame()
-
-
-def write_summary(grid_dir: Path) -> Path:
-    """Writes `<grid_dir>/summary.csv` (one row per run) atomically; returns its path."""
-    return write_csv(run_table(grid_dir), Path(grid_dir) / "summary.csv")

@@ -13,8 +13,6 @@ shared machine falls on both sides alike. Speed lives here; correctness lives in
 
 from __future__ import annotations
 
-import argparse
-import csv
 import os
 import statistics
 import subprocess
@@ -23,6 +21,9 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from experiments.files import csv_text, write_atomic
+from experiments.vocabulary import RUNS_DIR, SUMMARY_FILE
 
 ROOF_FLOPS = 160e9  # matmul roof measured on the 2-core machine (float32 GEMM)
 FEATURES = 2  # input features, as in the adding task
@@ -212,7 +213,7 @@ def grid_rows(workers_list=(1, 2), repeats: int = 3, only: str | None = None) ->
                     command, cwd=Path(__file__).parents[1], capture_output=True, text=True
                 )
                 seconds[workers].append(time.perf_counter() - start)
-                finished = len(list((out / grid.name / "runs").glob("*/summary.json")))
+                finished = len(list((out / grid.name / RUNS_DIR).glob(f"*/{SUMMARY_FILE}")))
                 if done.returncode != 0 or finished != runs:
                     raise RuntimeError(
                         f"{' '.join(command)} exited {done.returncode} with {finished}/{runs} "
@@ -252,9 +253,9 @@ def _meets(row: dict) -> str:
 
 def run_bench(out_dir: Path, quick: bool = False, stream=sys.stdout) -> list[dict]:
     """Runs every benchmark, writes `<out_dir>/bench.csv` atomically, prints a table."""
-    from experiments import runner
+    from experiments.execution import set_threads
 
-    runner.set_threads(os.cpu_count() or 1)
+    set_threads(os.cpu_count() or 1)
     shapes = QUICK_SHAPES if quick else SHAPES
     steps, repeats = (2, 1) if quick else (10, 5)
     rows = cell_rows(shapes, steps, repeats)
@@ -262,12 +263,7 @@ def run_bench(out_dir: Path, quick: bool = False, stream=sys.stdout) -> list[dic
     rows += grid_rows(repeats=1, only="adding12-lstm-standard") if quick else grid_rows()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / ".bench.csv.tmp"
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, out_dir / "bench.csv")
+    write_atomic(out_dir / "bench.csv", csv_text(COLUMNS, [[r[c] for c in COLUMNS] for r in rows]))
     print(format_table(rows), file=stream)
     return rows
 
@@ -285,16 +281,3 @@ def format_table(rows: list[dict]) -> str:
             f"{r['a_roof_fraction']} |"
         )
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m experiments bench", description=__doc__)
-    parser.add_argument("--out", default="results/bench", help="folder of bench.csv")
-    parser.add_argument("--quick", action="store_true", help="tiny shapes, 1 repeat (a check)")
-    args = parser.parse_args(argv)
-    run_bench(Path(args.out), quick=args.quick)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -31,6 +31,8 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,26 +41,17 @@ import tomllib
 
 from custom_layers.activations import builtin_names as activation_names
 from experiments.tasks import TASKS, Task, make_task
-
-CELLS = ("lstm", "peephole", "cifg", "gru", "simple_rnn", "indrnn")
-GATED_CELLS = ("lstm", "peephole", "cifg", "gru")
-LSTM_CELLS = ("lstm", "peephole", "cifg")
-OPTIMIZERS = ("adam", "sgd", "rmsprop")
-# Each maps 1:1 onto the Keras optimizer argument of the same name; `none` clips nothing.
-CLIP_MODES = ("none", "clipvalue", "clipnorm", "global_clipnorm")
-
-# An activation scheme names the activation of each part of a cell: the gates (i, f, o / z, r),
-# the candidate branch (g, C~; the only activation of a simple RNN or IndRNN), and the LSTM's
-# output (applied to c_t before the output gate).
-BUILTIN_SCHEMES = {
-    "standard": {"gates": "sigmoid", "candidate": "tanh", "output": "tanh"},
-    "relu_candidate": {"gates": "sigmoid", "candidate": "relu", "output": "relu"},
-    "relu_gates": {"gates": "relu", "candidate": "tanh", "output": "tanh"},
-    "hard_sigmoid_gates": {"gates": "hard_sigmoid", "candidate": "tanh", "output": "tanh"},
-    "relu": {"gates": "sigmoid", "candidate": "relu", "output": "relu"},
-    "all_relu": {"gates": "relu", "candidate": "relu", "output": "relu"},
-}
-SCHEME_PARTS = ("gates", "candidate", "output")
+from experiments.vocabulary import (
+    BUILTIN_SCHEMES,
+    CELLS,
+    CLIP_MODES,
+    GATED_CELLS,
+    NAME_CHARACTERS,
+    NAME_PATTERN,
+    OPTIMIZERS,
+    SCHEME_PARTS,
+    STANDARD,
+)
 
 
 @dataclass(frozen=True)
@@ -137,6 +130,7 @@ _SETTABLE = sorted(set(_SPEC_FIELDS) - _DERIVED)
 _TOP_KEYS = ("name", "seeds", "base", "schemes", "sweep")
 _POSITIVE_INTS = ("length", "units", "depth", "batch_size", "steps", "eval_every", "eval_size")
 _POSITIVE_FLOATS = ("learning_rate", "clip_threshold")
+MAX_RUNS = 100_000  # a bigger product of axes is a typo, not a grid (and would not fit in memory)
 
 
 def load_grid(path: str | Path) -> Grid:
@@ -151,23 +145,26 @@ def load_grid(path: str | Path) -> Grid:
     try:
         with path.open("rb") as f:
             data = tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(path, [f"not valid TOML: {e}"]) from e
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(path, [f"not valid TOML (UTF-8 text): {e}"]) from e
     return expand_grid(data, path)
 
 
-def expand_grid(data: dict, path: str | Path = "<grid>") -> Grid:
+def expand_grid(data: dict, path: str | Path = "grid.toml") -> Grid:
     """Validates a parsed grid and expands it into run specs (see the module docstring)."""
     problems: list[str] = []
+    if not isinstance(data, dict):
+        raise ConfigError(path, [f"expected a table of {list(_TOP_KEYS)}, got {data!r}"])
     for key in data:
         if key not in _TOP_KEYS:
             problems.append(f"unknown key `{key}`; valid top-level keys: {list(_TOP_KEYS)}")
     name = data.get("name", Path(path).stem)
-    if not isinstance(name, str) or not name or "/" in name:
-        problems.append(f"`name`: expected a non-empty string without '/', got {name!r}")
+    if problem := _check_name(name):
+        problems.append(f"`name`: {problem}")
+        name = "grid"
     seeds = data.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or not all(_is_int(s) for s in seeds):
-        problems.append(f"`seeds`: expected a non-empty list of integers, got {seeds!r}")
+    if not isinstance(seeds, list) or not seeds or not all(_is_int(s) and s >= 0 for s in seeds):
+        problems.append(f"`seeds`: expected a non-empty list of integers >= 0, got {seeds!r}")
         seeds = [0]
 
     schemes = dict(BUILTIN_SCHEMES)
@@ -177,6 +174,8 @@ def expand_grid(data: dict, path: str | Path = "<grid>") -> Grid:
         user_schemes = {}
     for scheme_name, parts in user_schemes.items():
         where = f"[schemes.{scheme_name}]"
+        if problem := _check_name(scheme_name):
+            problems.append(f"{where}: the scheme's name {problem}")
         if not isinstance(parts, dict):
             problems.append(f"{where}: expected a table of {list(SCHEME_PARTS)}")
             continue
@@ -187,7 +186,7 @@ def expand_grid(data: dict, path: str | Path = "<grid>") -> Grid:
                 problems.append(
                     f"{where} {part}: unknown activation {value!r}; valid: {activation_names()}"
                 )
-        schemes[scheme_name] = {**BUILTIN_SCHEMES["standard"], **parts}
+        schemes[scheme_name] = {**STANDARD, **parts}
 
     base = data.get("base", {})
     if not isinstance(base, dict):
@@ -208,6 +207,10 @@ def expand_grid(data: dict, path: str | Path = "<grid>") -> Grid:
             continue
         axes = {k: v if isinstance(v, list) else [v] for k, v in {**base, **sweep}.items()}
         keys = list(axes)
+        points = math.prod(len(v) for v in axes.values()) * len(seeds)
+        if points > MAX_RUNS:
+            problems.append(f"{where}: {points} runs; a grid holds at most {MAX_RUNS}")
+            continue
         for values in itertools.product(*(axes[k] for k in keys)):
             settings = dict(zip(keys, values, strict=True))
             problem = _check_combination(settings, schemes)
@@ -220,6 +223,14 @@ def expand_grid(data: dict, path: str | Path = "<grid>") -> Grid:
     if problems:
         raise ConfigError(path, problems)
     return Grid(name=name, path=Path(path), runs=tuple(runs.values()))
+
+
+def _check_name(name) -> str | None:
+    """The problem with a user-chosen name that becomes part of a folder name (the grid's, a
+    scheme's in every run id), or None."""
+    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
+        return f"expected a name of {NAME_CHARACTERS}, got {name!r}"
+    return None
 
 
 def _is_int(value) -> bool:
@@ -272,9 +283,9 @@ def _check_value(key: str, value, schemes: dict) -> str | None:
             return f"expected an integer >= 0 (0: never), got {value!r}"
         return None
     if key in _POSITIVE_FLOATS:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
             what = "clip threshold" if key == "clip_threshold" else key.replace("_", " ")
-            return f"expected a {what} > 0, got {value!r}"
+            return f"expected a finite {what} > 0, got {value!r}"
         return None
     if key == "forget_bias":
         if value not in (0, 1, 0.0, 1.0) or isinstance(value, bool):
@@ -286,6 +297,8 @@ def _check_value(key: str, value, schemes: dict) -> str | None:
         return None
     if key == "recurrent_initializer":
         try:
+            if not isinstance(value, str):
+                raise TypeError(value)
             keras.initializers.get(value)
         except (ValueError, TypeError):
             return f"unknown Keras initializer {value!r}; e.g. 'orthogonal', 'identity'"
@@ -302,6 +315,11 @@ def _check_combination(settings: dict, schemes: dict) -> str | None:
         return (
             f"scheme {scheme_name!r} sets the gates, which cell {cell!r} does not "
             "have; put gate-less cells in a [[sweep]] of their own"
+        )
+    if cell == "indrnn" and "recurrent_initializer" in settings:
+        return (
+            "`recurrent_initializer` does not apply to indrnn, whose recurrent weight is a vector "
+            "drawn in [0, 1] and bounded by 2**(1/T)"
         )
     task_name = settings.get("task", RunSpec.task)
     if settings.get("permuted") and task_name != "digits":

@@ -4,30 +4,22 @@ Each finding is a pure function `(tables) -> Finding`: the verdict (`SUPPORTED`,
 `INCONCLUSIVE`, or `NOT_TESTED` when the grid lacks the runs the claim needs), the rule that gave
 it, in words, and the evidence (counts, rates with 95% Wilson intervals, medians, step budgets).
 
-Shared conventions (stated once in the report):
-
-- Runs are compared *matched*: every arm keeps only the runs whose other settings (the spec minus
-  what the claim varies, and minus the seed) occur in every arm, so that a comparison is never
-  decided by a setting only one side was run with. Failed runs (bugs, not results) are left out.
-- Success is "solved" (the task's own rule) on every task that at least one compared run solved,
-  and, on a task that none solved, "learned": a final held-out loss below half of the memoryless
-  baseline (`analysis.LEARNED_RATIO`), so that a short budget does not make everything a tie.
-- Two rates differ when their 95% Wilson intervals are disjoint. Point-estimate clauses need at
-  least `MIN_RUNS` runs per arm.
-- A paired comparison (the same seed and settings, one factor changed) uses the median over pairs
-  of the difference in log10(final loss / baseline), the ratio clipped to [`RATIO_FLOOR`,
-  `RATIO_CAP`] with a diverged run counting as `RATIO_CAP`.
+The conventions every rule shares are `CONVENTIONS`, which the report states once above the
+findings.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from experiments import analysis
+from experiments.analysis import budgets
+from experiments.formatting import num, pct
+from experiments.vocabulary import COMPLETED, DIVERGED, FINISHED, GATED_CELLS, LSTM_CELLS, STANDARD
 
 SUPPORTED = "supported"
 CONTRADICTED = "contradicted"
@@ -45,13 +37,27 @@ RATE_DIFFERENT = 0.2  # success rates differ: 20 points or more (F4, F5)
 F3_SUPPORT = 2.0  # orders of magnitude (log10) by which the simple RNN's gradient decays more
 F3_CONTRADICT = 1.0  # ... and below which the difference does not count
 
-GATED = ("lstm", "peephole", "cifg", "gru")
-LSTMS = ("lstm", "peephole", "cifg")
-STANDARD = {"gates": "sigmoid", "candidate": "tanh", "output": "tanh"}
 RELU_CANDIDATE = {"gates": "sigmoid", "candidate": "relu", "output": "relu"}
 RELU_GATES = {"gates": "relu", "candidate": "tanh", "output": "tanh"}
 HARD_SIGMOID_GATES = {"gates": "hard_sigmoid", "candidate": "tanh", "output": "tanh"}
 ACTIVATIONS = ("scheme", "gates", "candidate", "output")
+
+# What every rule below shares; the report states them once, above the findings.
+CONVENTIONS = (
+    "Runs are compared *matched*: every arm keeps only the runs whose other settings (the spec "
+    "minus what the claim varies, and minus the seed) occur in every arm, so that a comparison is "
+    "never decided by a setting only one side was run with. Failed runs (bugs, not results) are "
+    "left out.",
+    "*Success* is solving the task by its own rule on every task that at least one compared run "
+    f"solved, and, on a task none solved, a final held-out loss below {analysis.LEARNED_RATIO:g} x "
+    "the memoryless baseline (a graded fallback, so a short budget is not a tie).",
+    "Rates come with 95% Wilson intervals, and two rates *differ* when their intervals are "
+    f"disjoint. Point-estimate clauses need at least {MIN_RUNS} runs per side.",
+    "Paired comparisons (same seed, one setting changed) use the median over pairs of the "
+    "difference in log10(final loss / baseline), the ratio clipped to "
+    f"[{RATIO_FLOOR:g}, {RATIO_CAP:g}] (a diverged run counts as {RATIO_CAP:g}).",
+    "Every verdict holds at the step budget stated with it: a longer budget can flip it.",
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class Finding:
         verdict: one of `VERDICTS`.
         rule: how the verdict is computed, in words, with its thresholds.
         evidence: lines of numbers the verdict rests on (or what the grid lacks).
+        budget: the step budgets of the compared runs, per task label (empty when not tested).
     """
 
     key: str
@@ -73,6 +80,16 @@ class Finding:
     verdict: str
     rule: str
     evidence: tuple[str, ...]
+    budget: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def budget_text(self) -> str:
+        """The step budget per task, e.g. "adding50 300, copy5 1000", or "n/a"."""
+        if not self.budget:
+            return "n/a"
+        return ", ".join(
+            f"{label} {'/'.join(str(s) for s in steps)}" for label, steps in self.budget.items()
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -103,8 +120,8 @@ class Arm:
     def describe(self) -> str:
         low, high = self.interval
         runs = self.runs
-        diverged = int((runs["status"] == "diverged").sum())
-        ratio = runs.loc[runs["status"] == "completed", "loss_ratio"].median()
+        diverged = int((runs["status"] == DIVERGED).sum())
+        ratio = runs.loc[runs["status"] == COMPLETED, "loss_ratio"].median()
         half = runs["step_half_baseline"].dropna()
         speed = (
             f"median step {half.median():.0f} ({len(half)}/{len(runs)} runs)"
@@ -112,23 +129,15 @@ class Arm:
             else f"never (0/{len(runs)} runs)"
         )
         return (
-            f"{self.name}: {self.successes}/{self.trials} succeeded ({_pct(self.rate)}, 95% CI "
-            f"{_pct(low)}-{_pct(high)}), {diverged} diverged; median final loss/baseline of the "
-            f"completed runs {_num(ratio)}; training loss below half the baseline: {speed}"
+            f"{self.name}: {self.successes}/{self.trials} succeeded ({pct(self.rate)}, 95% CI "
+            f"{pct(low)}-{pct(high)}), {diverged} diverged; median final loss/baseline of the "
+            f"completed runs {num(ratio)}; training loss below half the baseline: {speed}"
         )
-
-
-def _pct(value: float) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.0f}%"
-
-
-def _num(value: float) -> str:
-    return "n/a" if value is None or not np.isfinite(value) else f"{value:.3g}"
 
 
 def _where(runs: pd.DataFrame, cells=None, **values) -> pd.Series:
     """A mask of the finished runs of `cells` whose columns equal `values`."""
-    mask = runs["status"].isin(["completed", "diverged"])
+    mask = runs["status"].isin(FINISHED)
     if cells is not None:
         mask &= runs["cell"].isin(cells)
     for key, value in values.items():
@@ -144,7 +153,7 @@ def _matched(tables, arms: dict[str, pd.DataFrame], vary) -> dict[str, pd.DataFr
     return {name: frame[keys[name].isin(common)] for name, frame in arms.items()}
 
 
-def _events(frames) -> dict[str, str]:
+def _success_kinds(frames) -> dict[str, str]:
     """Per task label: "solved" if any of the compared runs solved it, else "learned"."""
     runs = pd.concat(list(frames), ignore_index=True)
     return {
@@ -153,61 +162,54 @@ def _events(frames) -> dict[str, str]:
     }
 
 
-def _success(runs: pd.DataFrame, events: dict[str, str]) -> np.ndarray:
-    kinds = runs["task_label"].map(events)
+def _success(runs: pd.DataFrame, kinds: dict[str, str]) -> np.ndarray:
+    kinds = runs["task_label"].map(kinds)
     return np.where(kinds == "solved", runs["solved"].astype(bool), runs["learned"].astype(bool))
 
 
-def _arm(name: str, runs: pd.DataFrame, events: dict[str, str]) -> Arm:
-    return Arm(name, runs, int(_success(runs, events).sum()), len(runs))
+def _arm(name: str, runs: pd.DataFrame, kinds: dict[str, str]) -> Arm:
+    return Arm(name, runs, int(_success(runs, kinds).sum()), len(runs))
 
 
 def _score(frames: dict[str, pd.DataFrame]) -> tuple[dict[str, Arm], dict[str, str]]:
-    """The arms of a comparison, scored with the success events of all their runs."""
-    events = _events(frames.values())
-    return {name: _arm(name, frame, events) for name, frame in frames.items()}, events
+    """The arms of a comparison, scored with the success kinds of all their runs."""
+    kinds = _success_kinds(frames.values())
+    return {name: _arm(name, frame, kinds) for name, frame in frames.items()}, kinds
 
 
-def _event_text(events: dict[str, str], runs: pd.DataFrame) -> str:
+def _success_text(kinds: dict[str, str], runs: pd.DataFrame) -> str:
     rules = runs.groupby("task_label", sort=False)["solved_rule"].first().to_dict()
     parts = [
         f"{label}: solved ({rules.get(label)})"
         if kind == "solved"
         else f"{label}: final loss < {analysis.LEARNED_RATIO:g} x baseline (none solved)"
-        for label, kind in events.items()
+        for label, kind in kinds.items()
     ]
     return "success = " + "; ".join(parts)
 
 
-def _budget_text(runs: pd.DataFrame) -> str:
-    budgets = analysis.budgets(runs)
-    return "step budget: " + ", ".join(
-        f"{label} {'/'.join(str(s) for s in steps)}" for label, steps in budgets.items()
-    )
-
-
-def _per_task(arms: dict[str, Arm], events: dict[str, str]) -> str:
+def _per_task(arms: dict[str, Arm], kinds: dict[str, str]) -> str:
     parts = []
-    for label in events:
+    for label in kinds:
         counts = []
         for arm in arms.values():
             runs = arm.runs[arm.runs["task_label"] == label]
             if len(runs):
-                counts.append(f"{arm.name} {int(_success(runs, events).sum())}/{len(runs)}")
+                counts.append(f"{arm.name} {int(_success(runs, kinds).sum())}/{len(runs)}")
         parts.append(f"{label}: " + ", ".join(counts))
     return "per task: " + "; ".join(parts)
 
 
 def _capped_log_ratio(runs: pd.DataFrame) -> pd.Series:
-    ratio = runs["loss_ratio"].where(runs["status"] != "diverged", RATIO_CAP)
+    ratio = runs["loss_ratio"].where(runs["status"] != DIVERGED, RATIO_CAP)
     return np.log10(ratio.clip(RATIO_FLOOR, RATIO_CAP))
 
 
 def _pairs(tables, a: pd.DataFrame, b: pd.DataFrame, vary) -> pd.DataFrame:
     """Runs of `a` and `b` with the same seed and context (spec minus `vary`), side by side."""
     keys = [c for c in tables.spec_columns if c not in vary and c in tables.runs] + ["seed"]
-    left = a.assign(_g=_capped_log_ratio(a), _key=a[keys].apply(tuple, axis=1))
-    right = b.assign(_g=_capped_log_ratio(b), _key=b[keys].apply(tuple, axis=1))
+    left = a.assign(capped_log_ratio=_capped_log_ratio(a), _key=a[keys].apply(tuple, axis=1))
+    right = b.assign(capped_log_ratio=_capped_log_ratio(b), _key=b[keys].apply(tuple, axis=1))
     return left.merge(right, on="_key", suffixes=("_a", "_b"))
 
 
@@ -215,7 +217,7 @@ def _paired_difference(pairs: pd.DataFrame) -> float:
     """Median over pairs of log10 loss ratio (a) - (b): < 0 means a reached a lower loss."""
     if pairs.empty:
         return math.nan
-    return float((pairs["_g_a"] - pairs["_g_b"]).median())
+    return float((pairs["capped_log_ratio_a"] - pairs["capped_log_ratio_b"]).median())
 
 
 def _missing(wanted: dict[str, pd.DataFrame], matched: dict[str, pd.DataFrame]) -> list[str]:
@@ -250,14 +252,14 @@ def f1_relu_candidate(tables) -> Finding:
     runs = tables.runs
     clipped = runs["clip"] != "none"
     wanted = {
-        "ReLU clipped": runs[_where(runs, LSTMS, **RELU_CANDIDATE) & clipped],
-        "ReLU unclipped": runs[_where(runs, LSTMS, **RELU_CANDIDATE, clip="none")],
-        "tanh clipped": runs[_where(runs, LSTMS, **STANDARD) & clipped],
+        "ReLU clipped": runs[_where(runs, LSTM_CELLS, **RELU_CANDIDATE) & clipped],
+        "ReLU unclipped": runs[_where(runs, LSTM_CELLS, **RELU_CANDIDATE, clip="none")],
+        "tanh clipped": runs[_where(runs, LSTM_CELLS, **STANDARD) & clipped],
     }
     frames = _matched(tables, wanted, vary=(*ACTIVATIONS, *analysis.CLIP_FIELDS))
     if missing := _missing(wanted, frames):
         return Finding("F1", claim, source, NOT_TESTED, rule, tuple(missing))
-    arms, events = _score(frames)
+    arms, kinds = _score(frames)
     a, b, c = arms["ReLU clipped"], arms["ReLU unclipped"], arms["tanh clipped"]
     if a.above(b) and not c.above(a):
         verdict = SUPPORTED
@@ -267,8 +269,8 @@ def f1_relu_candidate(tables) -> Finding:
         verdict = INCONCLUSIVE
     evidence = [arm.describe() for arm in arms.values()]
     everything = pd.concat(frames.values())
-    evidence += [_per_task(arms, events), _event_text(events, everything), _budget_text(everything)]
-    return Finding("F1", claim, source, verdict, rule, tuple(evidence))
+    evidence += [_per_task(arms, kinds), _success_text(kinds, everything)]
+    return Finding("F1", claim, source, verdict, rule, tuple(evidence), budgets(everything))
 
 
 def f2_relu_gates(tables) -> Finding:
@@ -284,17 +286,17 @@ def f2_relu_gates(tables) -> Finding:
     )
     runs = tables.runs
     wanted = {
-        "ReLU gates": runs[_where(runs, GATED, **RELU_GATES)],
-        "sigmoid gates": runs[_where(runs, GATED, **STANDARD)],
+        "ReLU gates": runs[_where(runs, GATED_CELLS, **RELU_GATES)],
+        "sigmoid gates": runs[_where(runs, GATED_CELLS, **STANDARD)],
     }
     frames = _matched(tables, wanted, vary=ACTIVATIONS)
     if missing := _missing(wanted, frames):
         return Finding("F2", claim, source, NOT_TESTED, rule, tuple(missing))
-    arms, events = _score(frames)
-    hard = runs[_where(runs, GATED, **HARD_SIGMOID_GATES)]
+    arms, kinds = _score(frames)
+    hard = runs[_where(runs, GATED_CELLS, **HARD_SIGMOID_GATES)]
     hard = _matched(tables, {"hard": hard, "sigmoid": frames["sigmoid gates"]}, ACTIVATIONS)["hard"]
     if len(hard):
-        arms["hard-sigmoid gates"] = _arm("hard-sigmoid gates", hard, events)
+        arms["hard-sigmoid gates"] = _arm("hard-sigmoid gates", hard, kinds)
     a, b = arms["ReLU gates"], arms["sigmoid gates"]
     if b.above(a):
         verdict = SUPPORTED
@@ -306,12 +308,12 @@ def f2_relu_gates(tables) -> Finding:
     for cell, group in frames["ReLU gates"].groupby("cell", sort=False):
         other = frames["sigmoid gates"][frames["sigmoid gates"]["cell"] == cell]
         evidence.append(
-            f"{cell}: ReLU gates {int(_success(group, events).sum())}/{len(group)}, "
-            f"sigmoid gates {int(_success(other, events).sum())}/{len(other)}"
+            f"{cell}: ReLU gates {int(_success(group, kinds).sum())}/{len(group)}, "
+            f"sigmoid gates {int(_success(other, kinds).sum())}/{len(other)}"
         )
     everything = pd.concat(frames.values())
-    evidence += [_per_task(arms, events), _event_text(events, everything), _budget_text(everything)]
-    return Finding("F2", claim, source, verdict, rule, tuple(evidence))
+    evidence += [_per_task(arms, kinds), _success_text(kinds, everything)]
+    return Finding("F2", claim, source, verdict, rule, tuple(evidence), budgets(everything))
 
 
 def decay_orders(timesteps: pd.DataFrame) -> pd.Series:
@@ -322,11 +324,11 @@ def decay_orders(timesteps: pd.DataFrame) -> pd.Series:
     """
     if timesteps.empty:
         return pd.Series(dtype=float)
-    frame = timesteps.replace([np.inf, -np.inf], np.nan)
+    frame = analysis.finite(timesteps)
     last_t = frame.groupby("run_id")["t"].transform("max")
     first = frame[frame["t"] == 0].set_index(["run_id", "step"])["grad_norm"]
     last = frame[frame["t"] == last_t].set_index(["run_id", "step"])["grad_norm"]
-    ratio = (first / last).replace([np.inf, -np.inf], np.nan)
+    ratio = analysis.finite(first / last)
     orders = np.log10(ratio.where(ratio > 0)).dropna()
     return orders.groupby(level="run_id").median()
 
@@ -395,8 +397,8 @@ def f3_gradient_through_time(tables) -> Finding:
     evidence.append(
         f"adding, T = {length}; logged at steps {', '.join(str(int(s)) for s in sorted(steps))}"
     )
-    evidence.append(_budget_text(pd.concat(frames.values())))
-    return Finding("F3", claim, source, verdict, rule, tuple(evidence))
+    everything = pd.concat(frames.values())
+    return Finding("F3", claim, source, verdict, rule, tuple(evidence), budgets(everything))
 
 
 def f4_clipnorm_vs_global(tables) -> Finding:
@@ -426,7 +428,8 @@ def f4_clipnorm_vs_global(tables) -> Finding:
         "global_clipnorm": a[a["run_id"].isin(pairs["run_id_a"])],
         "clipnorm": b[b["run_id"].isin(pairs["run_id_b"])],
     }
-    arms, events = _score(frames)
+    arms, kinds = _score(frames)
+    everything = pd.concat(frames.values())
     ga, cn = arms["global_clipnorm"], arms["clipnorm"]
     rate_gap = ga.rate - cn.rate
     loss_gap = _paired_difference(pairs)
@@ -439,30 +442,29 @@ def f4_clipnorm_vs_global(tables) -> Finding:
     else:
         verdict = INCONCLUSIVE
     evidence = [arm.describe() for arm in arms.values()]
-    differing = _success(_side(pairs, "a"), events) != _success(_side(pairs, "b"), events)
+    differing = _success(_side(pairs, "a"), kinds) != _success(_side(pairs, "b"), kinds)
     evidence += [
         f"{len(pairs)} pairs; success rate difference (global - per-variable) "
         f"{100 * rate_gap:+.0f} points; median paired log10 loss-ratio difference "
         f"{loss_gap:+.2f} (x{10**loss_gap:.3g} in final loss)",
         "median final metric: "
         + ", ".join(
-            f"{name} {_num(arm.runs.loc[arm.runs['status'] == 'completed', 'final_metric'].median())}"
+            f"{name} {num(arm.runs.loc[arm.runs['status'] == COMPLETED, 'final_metric'].median())}"
             for name, arm in arms.items()
         ),
         "how often each clipped (median over runs): "
         + "; ".join(
-            f"{name} at {_pct(arm.runs['clipped_steps'].median())} of steps (median clip "
-            f"fraction {_num(arm.runs['median_clip_fraction'].median())})"
+            f"{name} at {pct(arm.runs['clipped_steps'].median())} of steps (median clip "
+            f"fraction {num(arm.runs['median_clip_fraction'].median())})"
             for name, arm in arms.items()
         )
         + "; the clip fraction is the share of variables clipped for clipnorm, 1 or 0 per step "
         "for global_clipnorm",
         f"pairs whose success differs: {int(differing.sum())} of {len(pairs)}",
-        _per_task(arms, events),
-        _event_text(events, pd.concat(frames.values())),
-        _budget_text(pd.concat(frames.values())),
+        _per_task(arms, kinds),
+        _success_text(kinds, everything),
     ]
-    return Finding("F4", claim, source, verdict, rule, tuple(evidence))
+    return Finding("F4", claim, source, verdict, rule, tuple(evidence), budgets(everything))
 
 
 def _side(pairs: pd.DataFrame, side: str) -> pd.DataFrame:
@@ -490,7 +492,7 @@ def f5_gru_vs_lstm(tables) -> Finding:
     frames = _matched(tables, wanted, vary=("cell",))
     if missing := _missing(wanted, frames):
         return Finding("F5", claim, source, NOT_TESTED, rule, tuple(missing))
-    arms, events = _score(frames)
+    arms, kinds = _score(frames)
     lstm, gru = arms["lstm"], arms["gru"]
     if min(lstm.trials, gru.trials) < MIN_RUNS:
         verdict = INCONCLUSIVE
@@ -504,11 +506,10 @@ def f5_gru_vs_lstm(tables) -> Finding:
     evidence = [arm.describe() for arm in arms.values()]
     evidence += [
         f"success rate difference (GRU - LSTM) {100 * (gru.rate - lstm.rate):+.0f} points",
-        _per_task(arms, events),
-        _event_text(events, everything),
-        _budget_text(everything),
+        _per_task(arms, kinds),
+        _success_text(kinds, everything),
     ]
-    return Finding("F5", claim, source, verdict, rule, tuple(evidence))
+    return Finding("F5", claim, source, verdict, rule, tuple(evidence), budgets(everything))
 
 
 def f6_forget_bias(tables) -> Finding:
@@ -525,8 +526,8 @@ def f6_forget_bias(tables) -> Finding:
         f"fewer than {MIN_RUNS} pairs."
     )
     runs = tables.runs
-    one = runs[_where(runs, LSTMS, forget_bias=1.0)]
-    zero = runs[_where(runs, LSTMS, forget_bias=0.0)]
+    one = runs[_where(runs, LSTM_CELLS, forget_bias=1.0)]
+    zero = runs[_where(runs, LSTM_CELLS, forget_bias=0.0)]
     pairs = _pairs(tables, one, zero, vary=("forget_bias",))
     if pairs.empty:
         return Finding(
@@ -541,7 +542,7 @@ def f6_forget_bias(tables) -> Finding:
         "bias 1": one[one["run_id"].isin(pairs["run_id_a"])],
         "bias 0": zero[zero["run_id"].isin(pairs["run_id_b"])],
     }
-    arms, events = _score(frames)
+    arms, kinds = _score(frames)
     b1, b0 = arms["bias 1"], arms["bias 0"]
     loss_gap = _paired_difference(pairs)
     if len(pairs) < MIN_RUNS:
@@ -559,11 +560,10 @@ def f6_forget_bias(tables) -> Finding:
     evidence += [
         f"{len(pairs)} pairs; median paired log10 loss-ratio difference (bias 1 - bias 0) "
         f"{loss_gap:+.2f} (x{10**loss_gap:.3g} in final loss)",
-        _per_task(arms, events),
-        _event_text(events, everything),
-        _budget_text(everything),
+        _per_task(arms, kinds),
+        _success_text(kinds, everything),
     ]
-    return Finding("F6", claim, source, verdict, rule, tuple(evidence))
+    return Finding("F6", claim, source, verdict, rule, tuple(evidence), budgets(everything))
 
 
 FINDINGS = (

@@ -12,12 +12,14 @@ import keras
 from custom_layers import IndRNN, SwappableGRU, SwappableLSTM, SwappableSimpleRNN
 from experiments.config import RunSpec
 from experiments.tasks import Task
+from experiments.vocabulary import LSTM_CELLS, OPTIMIZERS
 
-_OPTIMIZERS = {
+_OPTIMIZER_CLASSES = {
     "adam": keras.optimizers.Adam,
     "sgd": keras.optimizers.SGD,
     "rmsprop": keras.optimizers.RMSprop,
 }
+assert tuple(_OPTIMIZER_CLASSES) == OPTIMIZERS, "a vocabulary optimizer without its Keras class"
 
 
 def recurrent_layer(spec: RunSpec, return_sequences: bool, name: str) -> keras.layers.Layer:
@@ -27,7 +29,7 @@ def recurrent_layer(spec: RunSpec, return_sequences: bool, name: str) -> keras.l
     activation of a simple RNN or IndRNN) and `output` to the LSTM's c_t -> h_t activation.
     """
     common = dict(return_sequences=return_sequences, name=name)
-    if spec.cell in ("lstm", "peephole", "cifg"):
+    if spec.cell in LSTM_CELLS:
         return SwappableLSTM(
             spec.units,
             activation=spec.candidate,
@@ -88,7 +90,7 @@ def build_model(spec: RunSpec, task: Task) -> keras.Model:
 def build_optimizer(spec: RunSpec) -> keras.optimizers.Optimizer:
     """Keras's optimizer with Keras's clipping argument named by `spec.clip`."""
     clipping = {} if spec.clip == "none" else {spec.clip: spec.clip_threshold}
-    return _OPTIMIZERS[spec.optimizer](learning_rate=spec.learning_rate, **clipping)
+    return _OPTIMIZER_CLASSES[spec.optimizer](learning_rate=spec.learning_rate, **clipping)
 
 
 def build_loss(task: Task) -> keras.losses.Loss:

@@ -29,6 +29,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from experiments import analysis
+from experiments.formatting import num
+from experiments.vocabulary import CELLS, CLIP_MODES, SCHEMES
 
 DPI = 100
 # Okabe & Ito (2008), ordered so that the first colours differ most; yellow is last (pale on white).
@@ -75,10 +77,10 @@ class Styles:
 def styles(runs: pd.DataFrame) -> Styles:
     """The styles of a grid: every variant (in the suite's scheme order) gets the next colour."""
     frame = runs.drop_duplicates("variant")
-    ranks = analysis.rank(frame["scheme"], analysis.SCHEME_ORDER)
+    ranks = analysis.rank(frame["scheme"], SCHEMES)
     variants = [v for _, v in sorted(zip(ranks, frame["variant"], strict=True))]
     colors = {v: OKABE_ITO[i % len(OKABE_ITO)] for i, v in enumerate(variants)}
-    cells = analysis.ordered(runs["cell"], analysis.CELL_ORDER)
+    cells = analysis.ordered(runs["cell"], CELLS)
     extra = [c for c in cells if c not in CELL_LINESTYLES]
     linestyles = {**CELL_LINESTYLES, **{c: (0, (1, 1 + i)) for i, c in enumerate(extra)}}
     return Styles(colors, linestyles)
@@ -131,10 +133,6 @@ def _task_runs(tables, task_label: str) -> pd.DataFrame:
     return runs[(runs["task_label"] == task_label) & (runs["status"] != "failed")]
 
 
-def _finite(values: pd.Series) -> pd.Series:
-    return values.replace([np.inf, -np.inf], np.nan)
-
-
 def _loss_unit(run: pd.Series) -> str:
     return "MSE" if run["loss_name"] == "mse" else "cross-entropy, nats"
 
@@ -142,7 +140,7 @@ def _loss_unit(run: pd.Series) -> str:
 def _clip_labels(frame: pd.DataFrame) -> list[str]:
     """The clipping labels of `frame` in the suite's order (none, clipvalue, clipnorm, global)."""
     order = frame.drop_duplicates("clip_label")
-    ranks = analysis.rank(order["clip"], analysis.CLIP_ORDER)
+    ranks = analysis.rank(order["clip"], CLIP_MODES)
     return [
         label
         for _, _, label in sorted(
@@ -153,7 +151,7 @@ def _clip_labels(frame: pd.DataFrame) -> list[str]:
 
 def _panel_grid(runs: pd.DataFrame) -> tuple[list[str], list[str]]:
     """The rows (cells) and columns (clipping labels) of a task's small multiples."""
-    return analysis.ordered(runs["cell"], analysis.CELL_ORDER), _clip_labels(runs)
+    return analysis.ordered(runs["cell"], CELLS), _clip_labels(runs)
 
 
 def _budget(runs: pd.DataFrame) -> str:
@@ -170,7 +168,7 @@ def _wide(frame: pd.DataFrame, runs: pd.DataFrame, value: str, index: str = "ste
 def _median(wide: pd.DataFrame, log: bool) -> pd.Series:
     """The median over runs (columns); with `log`, taken of the log10 values (for a log axis: with
     two seeds it is then their geometric mean, centred between them on the plot)."""
-    values = wide.astype(float).replace([np.inf, -np.inf], np.nan)
+    values = analysis.finite(wide.astype(float))
     if not log:
         return values.median(axis=1)
     return 10 ** np.log10(values.where(values > 0)).median(axis=1)
@@ -179,7 +177,7 @@ def _median(wide: pd.DataFrame, log: bool) -> pd.Series:
 def _band(ax, wide: pd.DataFrame, style: dict, label: str, log: bool = True) -> Line2D:
     """The median over runs (columns) as a line (see `_median`) and their min-max as a band."""
     x = wide.index.to_numpy()
-    values = wide.astype(float).replace([np.inf, -np.inf], np.nan)
+    values = analysis.finite(wide.astype(float))
     (line,) = ax.plot(x, _median(values, log), label=label, linewidth=1.4, **style)
     if values.shape[1] > 1:
         low, high = values.min(axis=1), values.max(axis=1)
@@ -205,7 +203,7 @@ def loss_curves(tables, task_label: str, style: Styles | None = None) -> Figure:
     style = style or styles(tables.runs)
     runs = _task_runs(tables, task_label)
     cells, clips = _panel_grid(runs)
-    first = runs.iloc[0]
+    rules = runs.iloc[0]
     figure, axes = _figure(len(cells), len(clips), 3.2, 2.3, sharex=True, sharey=True)
     steps = tables.steps[tables.steps["run_id"].isin(runs["run_id"])].copy()
     steps["smooth"] = steps.groupby("run_id", sort=False)["loss"].transform(
@@ -223,22 +221,22 @@ def loss_curves(tables, task_label: str, style: Styles | None = None) -> Figure:
             if len(curve):  # where the run's (smoothed) curve ends
                 step, loss = curve.iloc[-1]
                 ax.plot(step, loss, "x", color=style.colors[variant], ms=7, mew=2)
-    baseline = first["loss_baseline"]
+    baseline = rules["loss_baseline"]
     reference = []
     for ax in axes.flat:
         ax.set_yscale("log")
         if math.isfinite(baseline):
             ax.axhline(baseline, color=REFERENCE, linestyle="--", linewidth=1)
-        if first["metric_name"] == first["loss_name"]:
-            ax.axhline(first["solved_threshold"], color=REFERENCE, linestyle=":", linewidth=1)
+        if rules["metric_is_loss"]:
+            ax.axhline(rules["solved_threshold"], color=REFERENCE, linestyle=":", linewidth=1)
         ax.grid(True, which="major", alpha=0.3)
     reference.append(_handle({"color": REFERENCE, "linestyle": "--"}, "memoryless baseline"))
-    if first["metric_name"] == first["loss_name"]:
+    if rules["metric_is_loss"]:
         reference.append(
-            _handle({"color": REFERENCE, "linestyle": ":"}, f"solved: {first['solved_rule']}")
+            _handle({"color": REFERENCE, "linestyle": ":"}, f"solved: {rules['solved_rule']}")
         )
     reference.append(_handle({"color": "k", "linestyle": "none"}, "diverged", marker="x"))
-    _label_panels(axes, cells, clips, "training step", f"training loss ({_loss_unit(first)})")
+    _label_panels(axes, cells, clips, "training step", f"training loss ({_loss_unit(rules)})")
     _title(
         figure,
         f"{task_label}: training loss vs step ({analysis.SMOOTH_STEPS}-step moving median; line: "
@@ -254,7 +252,7 @@ def metric_curves(tables, task_label: str, style: Styles | None = None) -> Figur
     style = style or styles(tables.runs)
     runs = _task_runs(tables, task_label)
     cells, clips = _panel_grid(runs)
-    first = runs.iloc[0]
+    rules = runs.iloc[0]
     figure, axes = _figure(len(cells), len(clips), 3.2, 2.3, sharex=True, sharey=True)
     handles = []
     for cell, clip, variant, group in _configurations(runs):
@@ -265,19 +263,19 @@ def metric_curves(tables, task_label: str, style: Styles | None = None) -> Figur
             line.set_marker(".")
             handles.append(line)
     for ax in axes.flat:
-        if first["metric_name"].endswith("accuracy"):
+        if rules["metric_name"].endswith("accuracy"):
             ax.set_ylim(0, 1.02)
-        ax.axhline(first["metric_baseline"], color=REFERENCE, linestyle="--", linewidth=1)
-        ax.axhline(first["solved_threshold"], color=REFERENCE, linestyle=":", linewidth=1)
+        ax.axhline(rules["metric_baseline"], color=REFERENCE, linestyle="--", linewidth=1)
+        ax.axhline(rules["solved_threshold"], color=REFERENCE, linestyle=":", linewidth=1)
         ax.grid(True, alpha=0.3)
     reference = [
         _handle({"color": REFERENCE, "linestyle": "--"}, "memoryless baseline"),
-        _handle({"color": REFERENCE, "linestyle": ":"}, f"solved: {first['solved_rule']}"),
+        _handle({"color": REFERENCE, "linestyle": ":"}, f"solved: {rules['solved_rule']}"),
     ]
-    _label_panels(axes, cells, clips, "training step", f"held-out {first['metric_name']}")
+    _label_panels(axes, cells, clips, "training step", f"held-out {rules['metric_name']}")
     _title(
         figure,
-        f"{task_label}: held-out {first['metric_name']} vs step (line: median over seeds, band: "
+        f"{task_label}: held-out {rules['metric_name']} vs step (line: median over seeds, band: "
         f"min-max; budget {_budget(runs)} steps)",
     )
     _legend(figure, handles + reference, "cell, activations")
@@ -318,7 +316,7 @@ def grad_norms(tables, task_label: str, style: Styles | None = None) -> Figure:
     for cell, clip, variant, group in _configurations(runs):
         ax = axes[cells.index(cell), clips.index(clip)]
         config_style = style.of(cell, variant)
-        pre = _wide(tables.steps, group, "grad_norm").replace([np.inf, -np.inf], np.nan)
+        pre = analysis.finite(_wide(tables.steps, group, "grad_norm"))
         if pre.empty:
             continue
         (line,) = ax.plot(
@@ -394,10 +392,10 @@ def gradient_through_time(tables, task_label: str, style: Styles | None = None) 
         frame[frame["t"] == last].set_index(["run_id", "step"])["grad_norm"].rename("reference")
     )
     frame = frame.join(reference, on=["run_id", "step"])
-    frame["relative"] = _finite(frame["grad_norm"] / frame["reference"])
+    frame["relative"] = analysis.finite(frame["grad_norm"] / frame["reference"])
     frame.loc[frame["relative"] <= 0, "relative"] = np.nan
     shown = timestep_steps(frame["step"])
-    cells = analysis.ordered(runs["cell"], analysis.CELL_ORDER)
+    cells = analysis.ordered(runs["cell"], CELLS)
     figure, axes = _figure(len(cells), len(shown), 3.0, 2.3, sharex=True, sharey=True)
     handles = []
     for (cell, variant), group in runs.groupby(["cell", "variant"], sort=False):
@@ -457,7 +455,7 @@ def grid_overview(tables) -> Figure:
             text = (
                 f"{config['n_solved']}/{config['n_finished']} solved\n"
                 f"{config['n_diverged']} diverged\n"
-                f"loss/base {_short(config['loss_ratio_median'])}"
+                f"loss/base {num(config['loss_ratio_median'], '.2g')}"
             )
             color = "white" if np.mean(to_rgb(cmap(config["success_rate"]))) < 0.5 else "black"
             ax.text(j, i, text, ha="center", va="center", fontsize=6.5, color=color)
@@ -492,12 +490,6 @@ def grid_overview(tables) -> Figure:
     return figure
 
 
-def _short(value: float) -> str:
-    if value is None or not np.isfinite(value):
-        return "n/a"
-    return f"{value:.2g}"
-
-
 # --------------------------------------------------------------------------------------------------
 # 5. Per-variable gradient norms
 
@@ -509,7 +501,7 @@ def variable_norms(tables, task_label: str) -> Figure:
     runs = _task_runs(tables, task_label)
     frame = tables.variables[tables.variables["run_id"].isin(runs["run_id"])]
     peak = (
-        frame.assign(grad_norm=_finite(frame["grad_norm"]))
+        frame.assign(grad_norm=analysis.finite(frame["grad_norm"]))
         .groupby(["run_id", "variable"])["grad_norm"]
         .max()
         .rename("peak")
@@ -632,7 +624,7 @@ def plot_list(tables) -> list[Plot]:
                     lambda label=label: loss_curves(tables, label, style),
                 )
             )
-            if runs["metric_name"].iloc[0] != runs["loss_name"].iloc[0]:
+            if not runs["metric_is_loss"].iloc[0]:
                 plots.append(
                     Plot(
                         f"metric_{stem}",

@@ -2,7 +2,8 @@
 
 A run's folder `<grid_dir>/runs/<run-id>/` is written under a temporary name beside it and renamed
 when complete, so a folder that has the final name is always whole, and a run killed half-way
-leaves only a temporary folder that the next `run` removes. Files (see DESIGN.md):
+leaves only a temporary folder that the next `run` removes. The files (names in
+`experiments.vocabulary`, columns in docs/architecture.md):
 
     spec.json       the resolved spec, the task's rules, package versions
     steps.csv       step, loss, metric, grad_norm, grad_norm_clipped, max_abs_grad,
@@ -15,34 +16,36 @@ leaves only a temporary folder that the next `run` removes. Files (see DESIGN.md
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
-import platform
 import shutil
-from importlib import metadata
 from pathlib import Path
 
+from experiments import environment
 from experiments.config import RunSpec
-
-STEP_COLUMNS = (
-    "step",
-    "loss",
-    "metric",
-    "grad_norm",
-    "grad_norm_clipped",
-    "max_abs_grad",
-    "clip_fraction",
-    "learning_rate",
-    "seconds",
+from experiments.files import csv_text, json_text
+from experiments.vocabulary import (
+    COMPLETED,
+    EVAL_COLUMNS,
+    EVAL_FILE,
+    FAILED,
+    FINISHED,
+    RUNS_DIR,
+    SPEC_FILE,
+    STEP_COLUMNS,
+    STEPS_FILE,
+    SUMMARY_FILE,
+    TIMESTEP_COLUMNS,
+    TIMESTEPS_FILE,
+    TMP_PREFIX,
+    VARIABLE_COLUMNS,
+    VARIABLES_FILE,
 )
-TMP_PREFIX = ".tmp-"
-FINISHED = ("completed", "diverged")  # a failed run is tried again on the next `run`
 
 
 def runs_dir(grid_dir: Path) -> Path:
-    return Path(grid_dir) / "runs"
+    return Path(grid_dir) / RUNS_DIR
 
 
 def run_dir(grid_dir: Path, spec: RunSpec) -> Path:
@@ -51,7 +54,7 @@ def run_dir(grid_dir: Path, spec: RunSpec) -> Path:
 
 def read_summary(folder: Path) -> dict | None:
     """A run folder's summary, or None if it has none."""
-    path = Path(folder) / "summary.json"
+    path = Path(folder) / SUMMARY_FILE
     if not path.is_file():
         return None
     return json.loads(path.read_text())
@@ -71,34 +74,6 @@ def remove_stale(grid_dir: Path) -> list[Path]:
     return stale
 
 
-def environment() -> dict:
-    """Package versions and machine facts that a result depends on."""
-    versions = {}
-    for package in ("tensorflow-cpu", "tensorflow", "keras", "numpy", "jax", "ray"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            pass
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "processor": _cpu_model() or platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "packages": versions,
-    }
-
-
-def _cpu_model() -> str | None:
-    """The CPU's model name on Linux (`platform.processor()` says only "x86_64" there)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
 def task_rules(task) -> dict:
     """What analysis needs to judge a run of `task` without rebuilding it."""
     return {
@@ -112,6 +87,7 @@ def task_rules(task) -> dict:
         "baseline": task.baseline,
         "baseline_kind": task.baseline_kind,
         "metric_baseline": task.metric_baseline,
+        "metric_is_loss": task.metric_is_loss,
     }
 
 
@@ -126,7 +102,7 @@ def summarize(task, log, wall_seconds: float) -> dict:
         "final_loss": last_eval["loss"] if last_eval else math.nan,
         "final_metric": final_metric,
         "final_train_loss": log.steps[-1]["loss"] if log.steps else math.nan,
-        "solved": log.status == "completed" and bool(task.solved(final_metric)),
+        "solved": log.status == COMPLETED and bool(task.solved(final_metric)),
         "step_solved": step_solved,
         "step_diverged": log.step_diverged,
         "wall_seconds": wall_seconds,
@@ -136,7 +112,7 @@ def summarize(task, log, wall_seconds: float) -> dict:
 def failure_summary(traceback_text: str, wall_seconds: float) -> dict:
     """The summary of a run that raised: its traceback is kept for the user."""
     return {
-        "status": "failed",
+        "status": FAILED,
         "steps_done": 0,
         "final_loss": math.nan,
         "final_metric": math.nan,
@@ -155,48 +131,43 @@ def write_run(grid_dir: Path, spec: RunSpec, files: dict) -> Path:
     Args:
         files: file name -> content: a dict (written as JSON) or `(columns, rows)` (as CSV).
             `summary.json` must be among them.
+
+    A crash while writing any file leaves only the temporary folder (removed by the next `run`):
+    the run's folder appears whole, with every file, or not at all.
     """
+    if SUMMARY_FILE not in files:
+        raise ValueError(f"a run's files must include {SUMMARY_FILE}, got {sorted(files)}")
     final = run_dir(grid_dir, spec)
     tmp = final.with_name(f"{TMP_PREFIX}{spec.run_id}-{os.getpid()}")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     for name, content in files.items():
-        if isinstance(content, dict):
-            (tmp / name).write_text(json.dumps(content, indent=2, default=_json_default) + "\n")
-        else:
-            columns, rows = content
-            with (tmp / name).open("w", newline="") as f:
-                writer = csv.writer(f)
-                writer.writerow(columns)
-                writer.writerows(rows)
+        _write_file(tmp / name, content)
     if final.exists():  # a failed run being replaced
         shutil.rmtree(final)
     os.replace(tmp, final)
     return final
 
 
+def _write_file(path: Path, content) -> None:
+    """One record file: a dict as JSON, `(columns, rows)` as CSV."""
+    text = json_text(content) if isinstance(content, dict) else csv_text(*content)
+    path.write_text(text)
+
+
 def run_files(spec: RunSpec, task, log, summary: dict) -> dict:
     """All files of a run, ready for `write_run`."""
     return {
-        "spec.json": {
+        SPEC_FILE: {
             "run_id": spec.run_id,
             "spec": spec.to_dict(),
             "task": task_rules(task),
-            "environment": environment(),
+            "environment": environment.describe(),
         },
-        "steps.csv": (STEP_COLUMNS, [[row[c] for c in STEP_COLUMNS] for row in log.steps]),
-        "eval.csv": (("step", "loss", "metric"), [list(r.values()) for r in log.eval_rows]),
-        "variables.csv": (
-            ("step", "variable", "grad_norm", "grad_norm_clipped"),
-            log.variable_rows,
-        ),
-        "timesteps.csv": (("step", "t", "grad_norm"), log.timestep_rows),
-        "summary.json": summary,
+        STEPS_FILE: (STEP_COLUMNS, [[row[c] for c in STEP_COLUMNS] for row in log.steps]),
+        EVAL_FILE: (EVAL_COLUMNS, [[row[c] for c in EVAL_COLUMNS] for row in log.eval_rows]),
+        VARIABLES_FILE: (VARIABLE_COLUMNS, log.variable_rows),
+        TIMESTEPS_FILE: (TIMESTEP_COLUMNS, log.timestep_rows),
+        SUMMARY_FILE: summary,
     }
-
-
-def _json_default(value):
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    raise TypeError(f"not JSON serializable: {value!r}")

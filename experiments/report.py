@@ -13,17 +13,16 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 import os
 import platform
 import re
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
-from experiments import analysis, findings
-
-PLOTS = "plots"  # the figures' folder inside the grid folder
+from experiments import analysis, environment, findings
+from experiments.files import write_atomic, write_frame
+from experiments.formatting import num, pct
+from experiments.vocabulary import FAILED, PLOTS_DIR, REPORT_HTML, REPORT_MD, SUMMARY_CSV
 
 
 @dataclass(frozen=True)
@@ -77,6 +76,7 @@ def build_report(tables: analysis.Tables, plots: list[tuple[str, str]]) -> list[
     blocks += _plots_section(plots)
     blocks += _environment_section(tables)
     blocks += _failures_section(tables)
+    blocks += _skipped_section(tables)
     return blocks
 
 
@@ -92,16 +92,16 @@ def _grid_section(tables, info) -> list[Block]:
     blocks.append(_p("The settings every run shares:"))
     blocks.append(_table(("setting", "value"), [(k, str(v)) for k, v in info["fixed"].items()]))
     rows = []
-    finished = runs[runs["status"] != "failed"]
+    finished = runs[runs["status"] != FAILED]
     for label, group in finished.groupby("task_label", sort=False):
-        first = group.iloc[0]
+        rules = group.iloc[0]
         rows.append(
             (
                 label,
-                f"{first['loss_name']} / {first['metric_name']}",
-                first["solved_rule"],
-                f"{first['baseline_kind']} {_num(first['baseline'])}",
-                _num(first["loss_baseline"]),
+                f"{rules['loss_name']} / {rules['metric_name']}",
+                rules["solved_rule"],
+                f"{rules['baseline_kind']} {num(rules['baseline'])}",
+                num(rules["loss_baseline"]),
                 "/".join(str(int(s)) for s in sorted(group["steps"].unique())),
                 str(len(group)),
             )
@@ -123,22 +123,12 @@ def _findings_section(judged: list[findings.Finding]) -> list[Block]:
             "Each claim from the literature that this suite tests, with a verdict computed from "
             "the records by the rule stated under it (supported, contradicted, inconclusive, or "
             "not tested by this grid when the runs it needs are missing). Conventions shared by "
-            "the rules: runs are compared *matched* (each side keeps only the runs whose other "
-            "settings occur on every side; failed runs are left out); *success* is solving the "
-            "task by its own rule on every task that at least one compared run solved, and, on a "
-            f"task none solved, a final held-out loss below {analysis.LEARNED_RATIO:g} x the "
-            "memoryless baseline (a graded fallback, so a short budget is not a tie); rates "
-            "come with 95% Wilson intervals, and two rates *differ* when their intervals are "
-            f"disjoint; point-estimate clauses need at least {findings.MIN_RUNS} runs per side; "
-            "paired comparisons (same seed, one setting changed) use the median over pairs of "
-            "the difference in log10(final loss / baseline), the ratio clipped to "
-            f"[{findings.RATIO_FLOOR:g}, {findings.RATIO_CAP:g}] (diverged: "
-            f"{findings.RATIO_CAP:g}). Every verdict holds at the step budget stated with it: "
-            "a longer budget can flip it."
+            "the rules:"
         ),
+        _list(findings.CONVENTIONS),
         _table(
             ("", "claim", "verdict", "step budget"),
-            [(f.key, f.claim, f"**{f.verdict}**", _budget_of(f)) for f in judged],
+            [(f.key, f.claim, f"**{f.verdict}**", f.budget_text) for f in judged],
         ),
     ]
     for finding in judged:
@@ -146,17 +136,11 @@ def _findings_section(judged: list[findings.Finding]) -> list[Block]:
             _h(3, f"{finding.key}: {finding.claim}"),
             _p(f"**Verdict: {finding.verdict}.** Source: {finding.source}."),
             _p(f"Rule: {finding.rule}"),
+            _p(f"Step budget: {finding.budget_text}."),
             _p("Evidence:"),
             _list(finding.evidence),
         ]
     return blocks
-
-
-def _budget_of(finding: findings.Finding) -> str:
-    for line in finding.evidence:
-        if line.startswith("step budget: "):
-            return line.removeprefix("step budget: ")
-    return "n/a"
 
 
 def _summary_section(tables) -> list[Block]:
@@ -186,12 +170,12 @@ def _summary_section(tables) -> list[Block]:
     )
     configs = tables.configs
     for label, part in configs.groupby("task_label", sort=False):
-        first = part.iloc[0]
+        rules = part.iloc[0]
         steps = "/".join(str(int(s)) for s in sorted(part["steps"].unique()))
         blocks.append(
             _h(
                 3,
-                f"{label}: {first['metric_name']}, solved at {first['solved_rule']}, {steps} steps",
+                f"{label}: {rules['metric_name']}, solved at {rules['solved_rule']}, {steps} steps",
             )
         )
         rows = []
@@ -200,14 +184,14 @@ def _summary_section(tables) -> list[Block]:
                 (
                     c["model_label"],
                     c["clip_label"],
-                    f"{c['n_solved']}/{c['n_finished']} [{_pct(c['success_low'])}-"
-                    f"{_pct(c['success_high'])}]",
+                    f"{c['n_solved']}/{c['n_finished']} [{pct(c['success_low'])}-"
+                    f"{pct(c['success_high'])}]",
                     str(c["n_diverged"]),
-                    f"{_num(c['metric_median'])} ({_num(c['metric_min'])}-{_num(c['metric_max'])})",
-                    _num(c["loss_ratio_median"]),
-                    f"{_num(c['step_half_median'], '.0f')} ({c['n_half']}/{c['seeds']})",
-                    _pct(c["clipped_steps_median"]),
-                    _num(c["max_grad_norm_median"]),
+                    f"{num(c['metric_median'])} ({num(c['metric_min'])}-{num(c['metric_max'])})",
+                    num(c["loss_ratio_median"]),
+                    f"{num(c['step_half_median'], '.0f')} ({c['n_half']}/{c['seeds']})",
+                    pct(c["clipped_steps_median"]),
+                    num(c["max_grad_norm_median"]),
                 )
             )
         blocks.append(_table(header, rows))
@@ -238,12 +222,9 @@ def _environment_section(tables) -> list[Block]:
         _p("Where the runs were trained (from the records):"),
         _table(("", "version / value"), rows) if rows else _p("not recorded"),
     ]
-    report_env = [("python", platform.python_version()), ("cpu", _cpu_model())]
-    for package in ("pandas", "matplotlib", "numpy"):
-        try:
-            report_env.append((package, metadata.version(package)))
-        except metadata.PackageNotFoundError:
-            pass
+    cpu = f"{environment.cpu_model()} ({os.cpu_count()} logical CPUs)"
+    report_env = [("python", platform.python_version()), ("cpu", cpu)]
+    report_env += list(environment.versions(environment.REPORT_PACKAGES).items())
     blocks += [
         _p("Where this report was built:"),
         _table(("", "version"), report_env),
@@ -251,18 +232,8 @@ def _environment_section(tables) -> list[Block]:
     return blocks
 
 
-def _cpu_model() -> str:
-    """The CPU's model name where the OS tells it (Linux), else what `platform` knows."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return f"{line.partition(':')[2].strip()} ({os.cpu_count()} logical CPUs)"
-    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} logical CPUs)"
-
-
 def _failures_section(tables) -> list[Block]:
-    failed = tables.runs[tables.runs["status"] == "failed"]
+    failed = tables.runs[tables.runs["status"] == FAILED]
     if failed.empty:
         return []
     items = []
@@ -276,18 +247,14 @@ def _failures_section(tables) -> list[Block]:
     ]
 
 
-def _num(value, spec: str = ".3g") -> str:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return "n/a"
-    if math.isnan(value):
-        return "n/a"
-    return format(value, spec)
-
-
-def _pct(value) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.0f}%"
+def _skipped_section(tables) -> list[Block]:
+    if not tables.skipped:
+        return []
+    return [
+        _h(2, "Skipped folders"),
+        _p("These entries of `runs/` are not a whole run's records; the report leaves them out:"),
+        _list(f"`{name}`: {why}" for name, why in tables.skipped),
+    ]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -377,12 +344,6 @@ def _inline(text: str) -> str:
 # Writing
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def save_png(figure, path: Path) -> Path:
     """Saves a matplotlib figure as a small PNG, atomically: rendered by Agg at `plots.DPI`, then
     reduced to a 256-colour palette (a third of the size; the figures use few colours)."""
@@ -395,7 +356,7 @@ def save_png(figure, path: Path) -> Path:
     image = Image.open(buffer).convert("RGB").quantize(colors=256, dither=Image.Dither.NONE)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
-    _write_atomic(Path(path), out.getvalue())
+    write_atomic(Path(path), out.getvalue())
     return Path(path)
 
 
@@ -417,18 +378,18 @@ def draw_plots(tables: analysis.Tables, folder: Path) -> list[tuple[str, str]]:
 
 def write_report(grid_dir: Path) -> Path:
     """Rebuilds `summary.csv`, `plots/*.png`, `report.md` and `report.html` in `grid_dir` from its
-    records; returns the path of `report.md`.
+    records; returns the path of `report.md`. Unreadable run folders are named on stderr and in
+    the report, and left out (`analysis.load`).
 
     Raises:
         FileNotFoundError: `grid_dir` does not exist or has no run records.
     """
     grid_dir = Path(grid_dir)
     tables = analysis.load(grid_dir)
-    analysis.write_csv(analysis.summary_table(tables.runs), grid_dir / "summary.csv")
-    drawn = draw_plots(tables, grid_dir / PLOTS)
-    plots = [(f"{PLOTS}/{name}", caption) for name, caption in drawn]
+    write_frame(analysis.summary_table(tables.runs), grid_dir / SUMMARY_CSV)
+    drawn = draw_plots(tables, grid_dir / PLOTS_DIR)
+    plots = [(f"{PLOTS_DIR}/{name}", caption) for name, caption in drawn]
     blocks = build_report(tables, plots)
     images = {path: (grid_dir / path).read_bytes() for path, _ in plots}
-    _write_atomic(grid_dir / "report.md", to_markdown(blocks).encode())
-    _write_atomic(grid_dir / "report.html", to_html(blocks, images).encode())
-    return grid_dir / "report.md"
+    write_atomic(grid_dir / REPORT_HTML, to_html(blocks, images))
+    return write_atomic(grid_dir / REPORT_MD, to_markdown(blocks))

@@ -10,23 +10,23 @@ run at a time, in a thread) and `workers - 1` helper processes (`experiments.wor
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sys
 import threading
-import time
-import traceback
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from experiments import records
 from experiments.config import Grid, RunSpec, task_for
-from experiments.workers import Helpers, threads_per_worker
+from experiments.execution import failed_run_files, set_threads, train_run
+from experiments.vocabulary import CELL_BLOCKS, FAILED, LOCK_FILE, STATUSES, SUMMARY_FILE
+from experiments.workers import HelperPool, threads_per_worker
 
-EXECUTORS = ("local", "ray")
 # Seconds per (step x time step x gates x units^2) and per run, from runs on the 2-core machine;
 # only used for the --dry-run estimate.
 _SECONDS_PER_STEP_UNIT = 1.5e-8
@@ -35,89 +35,15 @@ _SECONDS_PER_RUN = 4.0
 
 def estimate_seconds(spec: RunSpec) -> float:
     """A rough wall-time estimate of one run on one core (for --dry-run)."""
-    gates = {"lstm": 4, "peephole": 4, "cifg": 3, "gru": 3, "simple_rnn": 1, "indrnn": 1}[spec.cell]
     task = task_for(spec)
     time_steps = task.input_shape[0]
-    work = spec.steps * time_steps * spec.depth * gates * spec.units * (spec.units + 16)
+    blocks = CELL_BLOCKS[spec.cell]
+    work = spec.steps * time_steps * spec.depth * blocks * spec.units * (spec.units + 16)
     return _SECONDS_PER_RUN + work * spec.batch_size / 32 * _SECONDS_PER_STEP_UNIT
-
-
-def set_threads(threads: int) -> None:
-    """Limits TensorFlow to `threads` CPU threads, if its runtime has not started yet.
-
-    Once TensorFlow has run an op in this process (a notebook, an earlier grid) the thread pools
-    are fixed and TensorFlow raises on a change; the runs then use the pools as they are.
-    """
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        pass
-
-
-def train_run(spec: RunSpec, stop=None) -> dict:
-    """Trains one run and returns its record files (see `records.write_run`). Never raises for a
-    bad run: an exception becomes a `failed` summary with its traceback. Setting `stop` (from
-    another thread or process) ends the run after its current step, with `Stopped`."""
-    import keras
-    import tensorflow as tf
-
-    start = time.perf_counter()
-    try:
-        # Every run compiles its own step functions; TF's retracing warning would fire per run.
-        tf.get_logger().setLevel("ERROR")
-        keras.backend.clear_session()
-        if spec.deterministic:
-            tf.config.experimental.enable_op_determinism()
-        from experiments import models, training
-
-        task = task_for(spec)
-        model = models.build_model(spec, task)
-        optimizer = models.build_optimizer(spec)
-        log = training.train(
-            spec, task, model, optimizer, models.build_loss(task), on_step=_stopper(stop)
-        )
-        summary = records.summarize(task, log, time.perf_counter() - start)
-        return records.run_files(spec, task, log, summary)
-    except Exception:
-        return failed_files(spec, traceback.format_exc(), time.perf_counter() - start)
-
-
-def _stopper(stop):
-    if stop is None:
-        return None
-
-    def check(step: int) -> None:
-        if stop.is_set():
-            raise Stopped(f"stopped at step {step}")
-
-    return check
-
-
-def failed_files(spec: RunSpec, error: str, wall_seconds: float = 0.0) -> dict:
-    """The record files of a run that could not finish: its spec and a `failed` summary."""
-    return {
-        "spec.json": {"run_id": spec.run_id, "spec": spec.to_dict()},
-        "summary.json": records.failure_summary(error, wall_seconds),
-    }
-
-
-def execute(spec: RunSpec, grid_dir: Path) -> dict:
-    """Trains one run in this process and writes its records; returns its summary."""
-    files = train_run(spec)
-    records.write_run(grid_dir, spec, files)
-    return files["summary.json"]
 
 
 # ---------------------------------------------------------------------------------------------
 # Executors: each yields (spec, files) as runs finish; the driver writes.
-
-
-class Stopped(BaseException):
-    """Raised inside a run, in the driver's thread or a helper, when the grid is stopped (not an
-    `Exception`, so the run is not recorded as failed)."""
 
 
 def _local(
@@ -136,11 +62,11 @@ def _local(
     stop = threading.Event()
     own = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run")
     if workers > 1 and helpers is None:
-        helpers = Helpers(workers - 1, threads)
+        helpers = HelperPool(workers - 1, threads)
     in_own: dict = {}
     in_helpers: dict = {}
 
-    def hand_out(spec: RunSpec, submit, running: dict, *args) -> None:
+    def start_run(spec: RunSpec, submit, running: dict, *args) -> None:
         attempts[spec.run_id] += 1
         running[submit(*args)] = spec
         on_start(spec)
@@ -149,10 +75,10 @@ def _local(
         while queue or in_own or in_helpers:
             if queue and not in_own:
                 spec = queue.pop(0)
-                hand_out(spec, own.submit, in_own, train_run, spec, stop)
+                start_run(spec, own.submit, in_own, train_run, spec, stop)
             while helpers is not None and queue and len(in_helpers) < workers - 1:
                 spec = queue.pop(0)
-                hand_out(spec, helpers.submit, in_helpers, spec.to_dict())
+                start_run(spec, helpers.submit, in_helpers, spec.to_dict())
             done, _ = wait([*in_own, *in_helpers], return_when=FIRST_COMPLETED)
             broken = False
             for future in done:
@@ -163,7 +89,7 @@ def _local(
                     broken = True
                     continue
                 spec = running.pop(future)
-                files["summary.json"]["attempts"] = attempts[spec.run_id]
+                files[SUMMARY_FILE]["attempts"] = attempts[spec.run_id]
                 yield spec, files
             if broken:
                 helpers.close()
@@ -173,13 +99,13 @@ def _local(
                             f"the worker process running this run died {attempts[spec.run_id]} "
                             f"time(s) (killed, or out of memory); gave up after {retries} retries"
                         )
-                        files = failed_files(spec, message)
-                        files["summary.json"]["attempts"] = attempts[spec.run_id]
+                        files = failed_run_files(spec, message)
+                        files[SUMMARY_FILE]["attempts"] = attempts[spec.run_id]
                         yield spec, files
                     else:
                         queue.insert(0, spec)
                 in_helpers.clear()
-                helpers = Helpers(workers - 1, threads)
+                helpers = HelperPool(workers - 1, threads)
     finally:
         stop.set()  # every run in flight stops after its current step
         if helpers is not None:
@@ -209,7 +135,7 @@ def _ray(
             try:
                 files = ray.get(done[0])
             except ray.exceptions.RayError as e:
-                files = failed_files(spec, f"the Ray task failed after {retries} retries: {e}")
+                files = failed_run_files(spec, f"the Ray task failed after {retries} retries: {e}")
             yield spec, files
     finally:
         if started_here:
@@ -235,7 +161,7 @@ class GridResult:
 
     @property
     def failed(self) -> int:
-        return self.counts.get("failed", 0)
+        return self.counts.get(FAILED, 0)
 
 
 class GridLocked(RuntimeError):
@@ -249,7 +175,7 @@ class Progress:
         from tqdm import tqdm
 
         self.stream = stream or sys.stderr
-        self.counts = {"completed": 0, "diverged": 0, "failed": 0}
+        self.counts = dict.fromkeys(STATUSES, 0)
         self.running: set[str] = set()  # run ids in flight (a retried run is counted once)
         self.done = 0
         self.total = total
@@ -285,25 +211,28 @@ class Progress:
         self.bar.close()
 
 
-def _lock(grid_dir: Path):
-    """Takes the grid folder's lock (released when the process ends, however it ends)."""
+def _lock(grid_dir: Path) -> FileLock:
+    """Takes the grid folder's lock (released when the process ends, however it ends).
+
+    `filelock` picks the platform's own lock (fcntl on POSIX, msvcrt on Windows). The holder's pid
+    goes into a file beside the lock, for the message a second `run` prints.
+    """
     grid_dir.mkdir(parents=True, exist_ok=True)
-    handle = (grid_dir / ".lock").open("a+")
+    lock = FileLock(grid_dir / LOCK_FILE)
+    holder_file = grid_dir / f"{LOCK_FILE}.pid"
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
+        lock.acquire(timeout=0)
+    except Timeout:
+        try:
+            holder = holder_file.read_text().strip() or "another process"
+        except OSError:
+            holder = "another process"
         raise GridLocked(
             f"{grid_dir} is in use by another `run` ({holder}); wait for it to finish, or use "
             "another --out"
         ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"pid {os.getpid()}\n")
-    handle.flush()
-    return handle
+    holder_file.write_text(f"pid {os.getpid()}\n")
+    return lock
 
 
 def run_grid(
@@ -327,7 +256,7 @@ def run_grid(
         executor: `"local"` or `"ray"` (one Ray task per run, `cpus_per_run` CPUs each, on the
             cluster at `address`, or a local Ray instance when it is None).
         retries: how many times a run whose worker process died is tried again.
-        helpers: the `workers - 1` helper processes (`workers.Helpers`), if already started (the
+        helpers: the `workers - 1` helper processes (`workers.HelperPool`), if already started (the
             command line starts them before it imports TensorFlow); closed when the grid ends.
 
     Raises:
@@ -359,11 +288,11 @@ def run_grid(
         try:
             for spec, files in results:
                 records.write_run(grid_dir, spec, files)
-                progress.finished(spec, files["summary.json"])
+                progress.finished(spec, files[SUMMARY_FILE])
         finally:
             results.close()  # stops the workers (Ctrl-C, or an error here)
             progress.close()
             records.remove_stale(grid_dir)
         return GridResult(total=len(specs), skipped=len(specs) - len(todo), counts=progress.counts)
     finally:
-        lock.close()
+        lock.release()

@@ -22,6 +22,7 @@ import tensorflow as tf
 from keras import ops
 
 from experiments.config import RunSpec
+from experiments.vocabulary import COMPLETED, DIVERGED
 
 
 def clip_gradients(grads: list, mode: str, threshold: float) -> tuple[list, object]:
@@ -126,7 +127,7 @@ class TrainingLog:
     variable_rows: list[tuple] = field(default_factory=list)
     timestep_rows: list[tuple] = field(default_factory=list)
     eval_rows: list[dict] = field(default_factory=list)
-    status: str = "completed"
+    status: str = COMPLETED
     step_diverged: int | None = None
 
 
@@ -184,15 +185,15 @@ def train(spec: RunSpec, task, model, optimizer, loss_fn, on_step=None) -> Train
             for t, norm in enumerate(out["timestep_norms"].numpy()):
                 log.timestep_rows.append((step, t, float(norm)))
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
-            log.status, log.step_diverged = "diverged", step
+            log.status, log.step_diverged = DIVERGED, step
             break
         if step % spec.eval_every == 0 or step == spec.steps:
-            logits = predict(tf.constant(x_eval)).numpy()
+            predictions = predict(tf.constant(x_eval)).numpy()
             log.eval_rows.append(
                 {
                     "step": step,
-                    "loss": task.numpy_loss(y_eval, logits),
-                    "metric": task.numpy_metric(y_eval, logits),
+                    "loss": task.numpy_loss(y_eval, predictions),
+                    "metric": task.numpy_metric(y_eval, predictions),
                 }
             )
         if on_step is not None:

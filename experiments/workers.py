@@ -22,7 +22,7 @@ def threads_per_worker(workers: int) -> int:
     return max(1, (os.cpu_count() or 1) // workers)
 
 
-class Helpers:
+class HelperPool:
     """`processes` spawned helper processes, started now, each importing TensorFlow and the
     model code with `threads` CPU threads, so they are ready when the first run is handed out."""
 
@@ -68,16 +68,16 @@ def _init_helper(threads: int, stop_event) -> None:
     # Ctrl-C reaches the whole process group; the driver alone decides what to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _STOP = stop_event
-    from experiments import models, runner, training  # noqa: F401  the imports are the warm-up
+    from experiments import execution, models, training  # noqa: F401  the imports are the warm-up
 
-    runner.set_threads(threads)
+    execution.set_threads(threads)
 
 
 def _train_in_helper(spec_dict: dict) -> dict | None:
-    from experiments import runner
+    from experiments import execution
     from experiments.config import RunSpec
 
     try:
-        return runner.train_run(RunSpec.from_dict(spec_dict), stop=_STOP)
-    except runner.Stopped:
+        return execution.train_run(RunSpec.from_dict(spec_dict), stop=_STOP)
+    except execution.Stopped:
         return None

@@ -14,7 +14,7 @@ import pandas as pd
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parents[2]
 
-# What DESIGN.md promises.
+# What docs/architecture.md promises.
 RUN_FILES = ("spec.json", "steps.csv", "eval.csv", "variables.csv", "timesteps.csv", "summary.json")
 
 

@@ -16,7 +16,9 @@ import pandas as pd
 import pytest
 
 from experiments import analysis, records
-from experiments.config import BUILTIN_SCHEMES, RunSpec, task_for
+from experiments.config import RunSpec, task_for
+from experiments.files import write_frame
+from experiments.vocabulary import BUILTIN_SCHEMES, STEP_COLUMNS, TMP_PREFIX
 
 ROOT = Path(__file__).parents[2]
 BASE = dict(
@@ -114,7 +116,7 @@ def write_fake_run(
             "task": records.task_rules(task),
             "environment": {"python": "3.x", "cpu_count": 2, "packages": {"keras": "3.x"}},
         },
-        "steps.csv": (records.STEP_COLUMNS, step_rows),
+        "steps.csv": (STEP_COLUMNS, step_rows),
         "eval.csv": (("step", "loss", "metric"), eval_rows),
         "variables.csv": (("step", "variable", "grad_norm", "grad_norm_clipped"), variable_rows),
         "timesteps.csv": (("step", "t", "grad_norm"), timestep_rows),
@@ -172,12 +174,6 @@ def test_loss_baseline_of_every_task(task, params, expected):
     spec = RunSpec(task=task, **params)
     assert analysis.loss_baseline(records.task_rules(task_for(spec))) == pytest.approx(expected)
     assert math.isnan(analysis.loss_baseline({}))
-
-
-def test_record_conventions_match_records():
-    """analysis repeats two names from records (which imports TensorFlow): they must agree."""
-    assert analysis.TMP_PREFIX == records.TMP_PREFIX
-    assert records.runs_dir(Path("g")).name == analysis.RUNS
 
 
 def test_analysis_report_and_plots_do_not_import_tensorflow():
@@ -275,7 +271,7 @@ def test_model_label_names_a_setting_that_varies_within_a_task(tmp_path):
 def test_summary_csv_has_one_row_per_run_and_the_issue_columns(tmp_path):
     write_runs(tmp_path, ["solved", "diverged"])
     write_fake_run(tmp_path, "error", cell="gru")
-    path = analysis.write_summary(tmp_path)
+    path = write_frame(analysis.summary_table(analysis.load(tmp_path).runs), tmp_path / "s.csv")
     table = pd.read_csv(path)
     assert len(table) == 3
     for column in (
@@ -299,7 +295,7 @@ def test_summary_csv_has_one_row_per_run_and_the_issue_columns(tmp_path):
         assert column in table.columns, column
     assert "error" not in table.columns
     assert sorted(table["status"]) == ["completed", "diverged", "failed"]
-    assert not list(tmp_path.glob(".*.tmp"))
+    assert not list(tmp_path.glob(".tmp-*"))
 
 
 def test_load_skips_temporary_folders_and_rejects_empty_grids(tmp_path):
@@ -308,9 +304,9 @@ def test_load_skips_temporary_folders_and_rejects_empty_grids(tmp_path):
     with pytest.raises(FileNotFoundError, match="no runs in"):
         analysis.load(tmp_path)
     write_fake_run(tmp_path)
-    (tmp_path / "runs" / f"{analysis.TMP_PREFIX}half-written").mkdir()
-    assert len(analysis.load(tmp_path).runs) == 1
-    assert analysis.run_table(tmp_path / "missing").empty
+    (tmp_path / "runs" / f"{TMP_PREFIX}half-written").mkdir()
+    tables = analysis.load(tmp_path)
+    assert len(tables.runs) == 1 and tables.skipped == ()
 
 
 def test_describe_grid(tmp_path):

@@ -14,14 +14,8 @@ from pathlib import Path
 import pytest
 
 from experiments.__main__ import main
-from experiments.config import (
-    BUILTIN_SCHEMES,
-    CLIP_MODES,
-    ConfigError,
-    RunSpec,
-    expand_grid,
-    load_grid,
-)
+from experiments.config import ConfigError, RunSpec, expand_grid, load_grid
+from experiments.vocabulary import BUILTIN_SCHEMES, CLIP_MODES
 
 SWEEPS = """
 [[sweep]]

@@ -161,7 +161,7 @@ def test_a_second_run_on_a_grid_in_use_is_refused(tmp_path, capsys):
         with pytest.raises(runner.GridLocked, match=f"pid {os.getpid()}"):
             runner.run_grid(load_grid(path), tmp_path / "out")
     finally:
-        lock.close()
+        lock.release()
 
 
 def test_two_run_commands_at_once_leave_one_whole_grid(tmp_path):

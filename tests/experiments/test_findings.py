@@ -20,7 +20,8 @@ def judge(grid_dir, finding):
     assert result.verdict in findings.VERDICTS
     assert result.rule and result.evidence and result.claim and result.source
     if result.verdict != NOT_TESTED:
-        assert any(line.startswith("step budget: adding") for line in result.evidence)
+        assert result.budget and all(label.startswith("adding") for label in result.budget)
+        assert result.budget_text.startswith("adding")
     return result
 
 

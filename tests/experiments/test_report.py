@@ -10,6 +10,7 @@ import re
 import shutil
 
 import matplotlib.image
+import pandas as pd
 import pytest
 from test_analysis import write_fake_run, write_runs
 
@@ -35,8 +36,12 @@ def grid_dir(tmp_path_factory):
 
 
 def test_every_output_is_written(grid_dir):
-    for name in ("summary.csv", "report.md", "report.html"):
-        assert (grid_dir / name).is_file(), name
+    table = pd.read_csv(grid_dir / "summary.csv")
+    folders = sorted(p.name for p in (grid_dir / "runs").iterdir())
+    assert sorted(table["run_id"]) == folders and len(folders) == 13
+    assert table["status"].value_counts().to_dict() == {"completed": 9, "diverged": 3, "failed": 1}
+    assert (grid_dir / "report.md").read_text().startswith("# Report: grid `fake`")
+    assert (grid_dir / "report.html").read_text().startswith("<!DOCTYPE html>")
     pngs = sorted(p.name for p in (grid_dir / "plots").glob("*.png"))
     assert "grid_overview.png" in pngs
     for kind in ("loss", "grad_norm", "gradient_through_time", "variable_norms"):
@@ -139,5 +144,70 @@ def test_run_ends_with_the_report(tmp_path, write_grid, tiny_base, capsys):
     assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 0
     grid = tmp_path / "out" / "tiny"
     assert f"report: {grid / 'report.md'}" in capsys.readouterr().out
-    for name in ("summary.csv", "report.md", "report.html", "plots/grid_overview.png"):
-        assert (grid / name).is_file(), name
+    [run] = pd.read_csv(grid / "summary.csv").to_dict("records")
+    assert run["cell"] == "lstm" and run["status"] == "completed" and run["steps_done"] == 4
+    assert "1 runs (1 completed)" in (grid / "report.md").read_text()
+    assert "grid_overview.png" in (grid / "report.html").read_text() or (
+        grid / "plots" / "grid_overview.png"
+    ).stat().st_size > 1000
+
+
+# --------------------------------------------------------------------------------------------------
+# Corrupt and foreign run folders
+
+
+def _truncate(folder, name):
+    text = (folder / name).read_text()
+    (folder / name).write_text(text[: len(text) // 2 + 3])
+
+
+CORRUPTIONS = {
+    "truncated steps.csv": lambda f: _truncate(f, "steps.csv"),
+    "truncated variables.csv": lambda f: _truncate(f, "variables.csv"),
+    "unreadable summary.json": lambda f: (f / "summary.json").write_text('{"status": "compl'),
+    "summary.json not an object": lambda f: (f / "summary.json").write_text("[1, 2]"),
+    "no spec.json": lambda f: (f / "spec.json").unlink(),
+    "foreign columns": lambda f: (f / "eval.csv").write_text("epoch,accuracy\n1,0.5\n"),
+    "unknown status": lambda f: (f / "summary.json").write_text('{"status": "running"}'),
+}
+
+
+@pytest.mark.parametrize("corruption", CORRUPTIONS)
+def test_report_names_and_skips_a_corrupt_run_folder(grid_dir, tmp_path, capsys, corruption):
+    copy = tmp_path / "fake"
+    shutil.copytree(grid_dir, copy)
+    bad = sorted((copy / "runs").iterdir())[3]
+    CORRUPTIONS[corruption](bad)
+    assert main(["report", str(copy)]) == 0
+    err = capsys.readouterr().err
+    assert f"skipped {bad}" in err and err.count("skipped ") == 1
+    table = pd.read_csv(copy / "summary.csv")
+    assert len(table) == 12 and bad.name not in set(table["run_id"])
+    text = (copy / "report.md").read_text()
+    assert "## Skipped folders" in text and f"`{bad.name}`" in text
+    assert "12 runs" in text
+
+
+def test_report_skips_stray_files_and_foreign_folders_together(grid_dir, tmp_path, capsys):
+    copy = tmp_path / "fake"
+    shutil.copytree(grid_dir, copy)
+    (copy / "runs" / "notes.txt").write_text("my notes")
+    (copy / "runs" / "from-another-tool").mkdir()
+    ((copy / "runs" / "from-another-tool") / "data.bin").write_bytes(b"\x00\x01")
+    assert main(["report", str(copy)]) == 0
+    err = capsys.readouterr().err
+    assert "notes.txt: not a run folder (a stray file)" in err
+    assert "from-another-tool: no spec.json" in err
+    assert len(pd.read_csv(copy / "summary.csv")) == 13
+    text = (copy / "report.md").read_text()
+    assert "`notes.txt`" in text and "`from-another-tool`" in text
+
+
+def test_a_grid_of_only_corrupt_folders_is_an_error(tmp_path, capsys):
+    runs = tmp_path / "g" / "runs"
+    runs.mkdir(parents=True)
+    (runs / "stray.txt").write_text("x")
+    assert main(["report", str(tmp_path / "g")]) == 2
+    err = capsys.readouterr().err
+    assert "stray.txt" in err and "no runs in" in err and "1 unreadable folder(s) skipped" in err
+    assert not (tmp_path / "g" / "report.md").exists()

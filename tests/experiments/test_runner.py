@@ -1,7 +1,7 @@
 """Tests of `experiments.runner`, `experiments.records` and the `run` command end to end.
 
 - the smoke grid (`experiments/configs/smoke.toml`) completes, run once per session in-process,
-  and its records have the columns, rows and names DESIGN.md promises;
+  and its records have the columns, rows and names docs/architecture.md promises;
 - a diverging run is a result (`diverged`, exit 0), a raising run a failure (`failed` with its
   traceback, the grid goes on, exit 1, tried again on the next `run`);
 - a grid killed with SIGKILL resumes without redoing finished runs and leaves no half-written
@@ -26,6 +26,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 from run_helpers import (  # noqa: E402
+    RUN_FILES,
     assert_complete,
     cli,
     copy_grid,
@@ -37,6 +38,7 @@ from run_helpers import (  # noqa: E402
 from experiments import analysis, models, records, runner
 from experiments.__main__ import main
 from experiments.config import RunSpec, load_grid, task_for
+from experiments.execution import set_threads, train_run
 
 STEP_COLUMNS = [
     "step",
@@ -66,7 +68,7 @@ def test_smoke_grid_completes(smoke_run):
         assert_complete(folder)
         assert summary(folder)["status"] == "completed"
 
-    table = pd.read_csv(analysis.write_summary(grid_dir))
+    table = analysis.summary_table(analysis.load(grid_dir).runs)
     assert len(table) == len(grid.runs)
     assert sorted(table["run_id"]) == sorted(s.run_id for s in grid.runs)
     assert (table["status"] == "completed").all()
@@ -203,7 +205,7 @@ def test_diverged_run_is_a_result_through_two_workers(tmp_path):
         assert np.isfinite(steps["loss"].iloc[:-1]).all()
     assert statuses == {"lstm": "diverged", "gru": "completed", "simple_rnn": "completed"}
 
-    table = pd.read_csv(grid_dir / "summary.csv")
+    table = analysis.summary_table(analysis.load(grid_dir).runs)
     assert sorted(table["status"]) == ["completed", "completed", "diverged"]
     assert table.loc[table["cell"] == "lstm", "step_diverged"].iloc[0] >= 1
 
@@ -337,20 +339,30 @@ def test_killed_grid_resumes_without_redoing_finished_runs(tmp_path):
     assert len(read_csv(grid_dir / "runs" / new.run_id / "steps.csv")) == 3
 
 
-def test_a_write_interrupted_half_way_leaves_no_run_folder(tmp_path, make_spec, monkeypatch):
-    """`write_run` writes under a temporary name: dying after the first file leaves no folder with
-    the run's name (so the run is not finished), and the next `run` removes the leftover."""
+@pytest.mark.parametrize("dies_at", RUN_FILES)
+def test_a_write_interrupted_at_any_file_leaves_no_run_folder(
+    tmp_path, make_spec, monkeypatch, dies_at
+):
+    """`write_run` writes under a temporary name: dying while writing any of a run's files leaves
+    no folder with the run's name (so the run is not finished), and the next `run` removes the
+    leftover."""
     spec = make_spec()
-
-    def writer_that_dies(*args, **kwargs):
-        raise KeyboardInterrupt  # as if killed while writing steps.csv
-
     files = {
         "spec.json": {"run_id": spec.run_id, "spec": spec.to_dict()},
         "steps.csv": (("step", "loss"), [(1, 0.5)]),
+        "eval.csv": (("step", "loss", "metric"), [(1, 0.5, 0.5)]),
+        "variables.csv": (("step", "variable", "grad_norm", "grad_norm_clipped"), []),
+        "timesteps.csv": (("step", "t", "grad_norm"), []),
         "summary.json": {"status": "completed"},
     }
-    monkeypatch.setattr(records, "csv", type("csv", (), {"writer": writer_that_dies}))
+    write_file = records._write_file
+
+    def dies_writing(path, content):
+        if path.name == dies_at:
+            raise KeyboardInterrupt  # as if killed while writing this file
+        write_file(path, content)
+
+    monkeypatch.setattr(records, "_write_file", dies_writing)
     with pytest.raises(KeyboardInterrupt):
         records.write_run(tmp_path, spec, files)
     monkeypatch.undo()
@@ -358,34 +370,47 @@ def test_a_write_interrupted_half_way_leaves_no_run_folder(tmp_path, make_spec, 
     assert not records.run_dir(tmp_path, spec).exists()
     assert not records.is_finished(tmp_path, spec)
     (leftover,) = run_folders(tmp_path)
-    assert leftover.name.startswith(".tmp-") and (leftover / "spec.json").is_file()
-    assert analysis.run_table(tmp_path).empty
+    assert leftover.name.startswith(".tmp-")
+    with pytest.raises(FileNotFoundError, match="no runs in"):
+        analysis.load(tmp_path)
     assert records.remove_stale(tmp_path) == [leftover]
     assert run_folders(tmp_path) == []
 
     records.write_run(tmp_path, spec, files)
     assert records.is_finished(tmp_path, spec)
     assert [f.name for f in run_folders(tmp_path)] == [spec.run_id]
+    assert sorted(p.name for p in records.run_dir(tmp_path, spec).iterdir()) == sorted(files)
 
 
 # --------------------------------------------------------------------------------------------------
 # Known bug
 
 
-def test_in_process_grid_after_tensorflow_started():
+def test_in_process_grid_after_tensorflow_started(tmp_path, write_grid, tiny_base):
+    """A grid run from a process whose TensorFlow runtime is already running (a notebook, an
+    earlier grid) keeps the thread pools as they are and trains every run."""
     tf.constant(1.0) + 1.0  # TensorFlow's runtime is running
     current = tf.config.threading.get_intra_op_parallelism_threads()
-    runner.set_threads(current + 1)  # what run_grid does: must not raise once TF has started
+    set_threads(current + 1)  # what run_grid does: must not raise once TF has started
+    assert tf.config.threading.get_intra_op_parallelism_threads() == current
+    grid = load_grid(write_grid(f'name = "late"\nseeds = [0, 1]\n{tiny_base}\n[[sweep]]\n'))
+    result = runner.run_grid(grid, tmp_path, workers=1, stream=io.StringIO())
+    assert result.counts == {"completed": 2, "diverged": 0, "failed": 0}
+    for folder in run_folders(tmp_path / "late"):
+        assert_complete(folder)
+        assert summary(folder)["steps_done"] == grid.runs[0].steps
 
 
-def test_execute_records_a_failure_instead_of_raising(tmp_path, make_spec, monkeypatch):
+def test_a_run_that_raises_is_recorded_as_failed(tmp_path, make_spec, monkeypatch):
     def broken(spec, task):
         raise ValueError("cannot build")
 
     monkeypatch.setattr(models, "build_model", broken)
     spec = make_spec()
-    result = runner.execute(spec, tmp_path)
+    files = train_run(spec)
+    result = files["summary.json"]
     assert result["status"] == "failed" and "ValueError: cannot build" in result["error"]
+    records.write_run(tmp_path, spec, files)
     folder = records.run_dir(tmp_path, spec)
     assert sorted(p.name for p in folder.iterdir()) == ["spec.json", "summary.json"]
     with (folder / "summary.json").open() as f:

@@ -1,0 +1,119 @@
+"""The packages' imports run one way: no module imports itself back through others, the cells
+never import the experiments, and the vocabulary imports nothing of the project.
+
+Imports are read from the source (every `import` statement, including those inside functions, which
+is where a cycle hides from Python at import time) rather than by importing the modules.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+PACKAGES = ("custom_layers", "experiments")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {
+        module_name(path): path for package in PACKAGES for path in (ROOT / package).rglob("*.py")
+    }
+
+
+def project_imports(path: Path, known: set[str]) -> set[str]:
+    """The project modules that the file at `path` imports, anywhere in it."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # `from experiments import records` imports the module experiments.records
+            names = [f"{node.module}.{alias.name}" for alias in node.names] + [node.module]
+        else:
+            continue
+        for name in names:
+            while name and name not in known:
+                name = name.rpartition(".")[0]
+            if name:
+                found.add(name)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    known = modules()
+    graph = {name: project_imports(path, set(known)) - {name} for name, path in known.items()}
+    # A package's __init__ runs before any of its modules: `experiments.x` depends on it, so an
+    # __init__ that imports its own modules is not a cycle; leave those edges out.
+    return {
+        name: {dep for dep in deps if not name.startswith(dep + ".") and dep not in PACKAGES}
+        for name, deps in graph.items()
+    }
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of the graph as a list of modules (first == last), or None."""
+    state: dict[str, str] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = "open"
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == "open":
+                return stack[stack.index(dep) :] + [dep]
+            if dep not in state and (cycle := visit(dep)):
+                return cycle
+        state[node] = "done"
+        stack.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_graph_is_read_from_the_source():
+    graph = import_graph()
+    assert "experiments.execution" in graph["experiments.runner"]
+    assert "experiments.execution" in graph["experiments.workers"]  # an import inside a function
+    assert "experiments.config" in graph["experiments.models"]
+
+
+def test_find_cycle_finds_one():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_no_import_cycles():
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_cells_never_import_the_experiments():
+    graph = import_graph()
+    offenders = {
+        name: sorted(d for d in deps if d.startswith("experiments"))
+        for name, deps in graph.items()
+        if name.startswith("custom_layers")
+    }
+    assert not any(offenders.values()), offenders
+
+
+def test_the_vocabulary_imports_nothing():
+    """The names both sides share import neither the project nor a third-party package, so the
+    TF-free results side and the helper pool (started before TensorFlow) can use them."""
+    assert import_graph()["experiments.vocabulary"] == set()
+    code = (
+        "import sys, experiments.vocabulary; "
+        "third = [m for m in sys.modules if m.split('.')[0] in "
+        "('tensorflow', 'keras', 'jax', 'numpy', 'pandas')]; assert not third, third"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
