@@ -328,3 +328,29 @@ def test_train_stops_at_divergence(make_spec):
     assert not (math.isfinite(last["loss"]) and math.isfinite(last["grad_norm"]))
     assert all(math.isfinite(row["loss"]) for row in log.steps[:-1])
     assert all(row["step"] < log.step_diverged for row in log.eval_rows)
+
+
+@pytest.mark.parametrize(
+    ("mode", "grads", "threshold", "fraction"),
+    [
+        # |-4| equals t: kept; only 5 is clipped.
+        ("clipvalue", [[3.0, -4.0, 5.0]], 4.0, 1 / 3),
+        # Norms 5 (= t, kept) and 10 (clipped).
+        ("clipnorm", [[3.0, 4.0], [6.0, 8.0]], 5.0, 1 / 2),
+        # Global norm sqrt(9 + 16) = 5 = t: nothing clipped.
+        ("global_clipnorm", [[3.0], [4.0]], 5.0, 0.0),
+    ],
+    ids=["clipvalue", "clipnorm", "global_clipnorm"],
+)
+def test_clip_gradients_at_exactly_the_threshold_is_not_clipping(mode, grads, threshold, fraction):
+    """A value or norm equal to t is not clipped (Keras clips what exceeds t): the clip fraction
+    leaves it out. The values and norms are exact in float32."""
+    grads = [np.array(g, dtype=np.float32) for g in grads]
+    clipped, clip_fraction = training.clip_gradients(
+        [tf.constant(g) for g in grads], mode, threshold
+    )
+    assert float(clip_fraction) == pytest.approx(fraction, abs=1e-7)
+    expected, expected_fraction = reference_clip(grads, mode, threshold)
+    assert expected_fraction == pytest.approx(fraction)
+    for ours, reference in zip(clipped, expected, strict=True):
+        np.testing.assert_allclose(ours.numpy(), reference, rtol=1e-6)
