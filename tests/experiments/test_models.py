@@ -18,15 +18,14 @@ import pytest
 
 from custom_layers import MaxAbs
 from experiments import models
-from experiments.config import (
+from experiments.config import RunSpec, task_for
+from experiments.vocabulary import (
     BUILTIN_SCHEMES,
     CELLS,
     CLIP_MODES,
     GATED_CELLS,
     LSTM_CELLS,
     OPTIMIZERS,
-    RunSpec,
-    task_for,
 )
 
 UNITS = 3
