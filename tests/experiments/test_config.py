@@ -137,15 +137,27 @@ BAD = {
     ),
     "learning_rate 0": (
         bad_grid(sweep="learning_rate = [0.1, 0]"),
-        "learning_rate: expected a learning rate > 0, got 0",
+        "learning_rate: expected a finite learning rate > 0, got 0",
     ),
     "clip_threshold 0": (
         bad_grid(sweep='clip = "clipnorm"\nclip_threshold = 0'),
-        "clip_threshold: expected a clip threshold > 0, got 0",
+        "clip_threshold: expected a finite clip threshold > 0, got 0",
     ),
     "clip_threshold -1": (
         bad_grid(base="clip_threshold = -1.0"),
-        "clip_threshold: expected a clip threshold > 0, got -1.0",
+        "clip_threshold: expected a finite clip threshold > 0, got -1.0",
+    ),
+    "clip_threshold inf": (
+        bad_grid(base="clip_threshold = inf"),
+        "clip_threshold: expected a finite clip threshold > 0, got inf",
+    ),
+    "negative seed": (
+        'name = "bad"\nseeds = [0, -1]\n[[sweep]]\ncell = "lstm"\n',
+        "expected a non-empty list of integers >= 0",
+    ),
+    "indrnn initializer": (
+        bad_grid(sweep='cell = "indrnn"\nrecurrent_initializer = "identity"'),
+        "`recurrent_initializer` does not apply to indrnn",
     ),
     "timestep_every -1": (bad_grid(base="timestep_every = -1"), "expected an integer >= 0"),
     "jit_compile not a bool": (bad_grid(base='jit_compile = "yes"'), "expected true or false"),
