@@ -176,34 +176,25 @@ def reference_gru(x, w, h0, *, acts, reset_after):
     return np.stack(hs, axis=1), h
 
 
-def reference_rnn(x, w, h0, *, activation):
-    """Runs `h_t = activation(x_t W + h_{t-1} U + b)` over `x (batch, time, features)`.
+def reference_rnn(x, w, h0, *, activation, diagonal=False):
+    """Runs `h_t = activation(x_t W + h_{t-1} U + b)` over `x (batch, time, features)`; with
+    `diagonal`, the IndRNN's `h_t = activation(x_t W + u * h_{t-1} + b)` (U is the vector u).
 
     Returns:
         `(hs (batch, time, units), h_T)`.
     """
     f = NP_ACTIVATIONS[activation]
+    recurrent = w["recurrent_kernel"]
     h = h0
     hs = []
     for t in range(x.shape[1]):
-        h = f(x[:, t] @ w["kernel"] + h @ w["recurrent_kernel"] + w.get("bias", 0.0))
+        h_u = recurrent * h if diagonal else h @ recurrent
+        h = f(x[:, t] @ w["kernel"] + h_u + w.get("bias", 0.0))
         hs.append(h)
     return np.stack(hs, axis=1), h
 
 
-def reference_indrnn(x, w, h0, *, activation):
-    """Runs `h_t = activation(x_t W + u * h_{t-1} + b)` over `x (batch, time, features)`.
-
-    Returns:
-        `(hs (batch, time, units), h_T)`.
-    """
-    f = NP_ACTIVATIONS[activation]
-    h = h0
-    hs = []
-    for t in range(x.shape[1]):
-        h = f(x[:, t] @ w["kernel"] + w["recurrent_kernel"] * h + w.get("bias", 0.0))
-        hs.append(h)
-    return np.stack(hs, axis=1), h
+reference_indrnn = functools.partial(reference_rnn, diagonal=True)
 
 
 def reference_for(family, kwargs):

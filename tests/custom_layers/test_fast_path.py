@@ -2,8 +2,9 @@
 
 `CellLayer` runs Keras's time loop between the cell's `begin_sequence()` and `end_sequence()`, which
 hold `sequence_weights()` in `_sequence_weights` meanwhile: the LSTM then does one matmul per step
-with its joint `[U; W]` kernel, the GRU uses biases and kernel blocks sliced once per sequence. The reference is the same cell in a plain `keras.layers.RNN`,
-which makes no such calls, with the same weights: every output, state and gradient must agree,
+with its joint `[U; W]` kernel, the GRU uses biases and kernel blocks sliced once per sequence.
+The reference is the same cell in a plain `keras.layers.RNN`, which makes no such calls, with the
+same weights: every output, state and gradient must agree,
 under every RNN option (masking, `go_backwards`, `unroll`, `stateful`, `return_state`, initial
 states, `Bidirectional`), with dropout, and for every variant of the cells.
 """

@@ -2,12 +2,11 @@
 
 Three kinds of evidence that the cell computes what its docstring says:
 - parity with `keras.layers.GRU` (both `reset_after` modes) when built with defaults;
-- an independent NumPy GRU (`layer_checks.reference_gru`), from the docstring's equations, for every activation in
-  every gate and the candidate;
+- an independent NumPy GRU (`layer_checks.reference_gru`), from the docstring's equations,
+  for every activation in every gate and the candidate;
 - gradients against central finite differences in float64.
 
-What every family shares (shapes, weights, bad arguments, saving, dropout, JAX) is in
-`test_contract.py`.
+Shared checks (shapes, arguments, saving, dropout, JAX): `test_contract.py`.
 """
 
 from __future__ import annotations

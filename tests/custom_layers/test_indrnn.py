@@ -7,8 +7,7 @@
 - `recurrent_max_abs`: the bound holds at initialization and after optimizer updates, composes
   with a user constraint, and survives `get_config` and `.keras` saving.
 
-What every family shares (shapes, weights, bad arguments, saving, dropout, JAX) is in
-`test_contract.py`.
+Shared checks (shapes, arguments, saving, dropout, JAX): `test_contract.py`.
 """
 
 from __future__ import annotations

@@ -2,12 +2,11 @@
 
 Three kinds of evidence that the cell computes what its docstring says:
 - parity with `keras.layers.LSTM` when built with defaults (same weights, same outputs);
-- an independent NumPy LSTM (`layer_checks.reference_lstm`), from the docstring's equations, for every activation
-  override and every variant (peephole, CIFG, layer norm) and their combinations;
+- an independent NumPy LSTM (`layer_checks.reference_lstm`), from the docstring's equations, for
+  every activation override and every variant (peephole, CIFG, layer norm) and their combinations;
 - gradients against central finite differences in float64.
 
-What every family shares (shapes, weights, bad arguments, saving, dropout, JAX) is in
-`test_contract.py`.
+Shared checks (shapes, arguments, saving, dropout, JAX): `test_contract.py`.
 """
 
 from __future__ import annotations

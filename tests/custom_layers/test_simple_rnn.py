@@ -1,12 +1,11 @@
 """Tests of `SwappableSimpleRNNCell` / `SwappableSimpleRNN`, and of the IRNN setting.
 
 - parity with `keras.layers.SimpleRNN` when built with defaults (same weights, same outputs);
-- an independent NumPy Elman RNN (`layer_checks.reference_rnn`), from the docstring's equation, for each activation
-  and for the IRNN (Le et al. 2015: identity recurrent initialization, ReLU);
+- an independent NumPy Elman RNN (`layer_checks.reference_rnn`), from the docstring's equation,
+  for each activation and for the IRNN (Le et al. 2015: identity recurrent initialization, ReLU);
 - gradients against central finite differences in float64.
 
-What every family shares (shapes, weights, bad arguments, saving, dropout, JAX) is in
-`test_contract.py`.
+Shared checks (shapes, arguments, saving, dropout, JAX): `test_contract.py`.
 """
 
 from __future__ import annotations
