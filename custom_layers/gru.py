@@ -12,11 +12,12 @@ import keras
 from keras import ops
 
 from custom_layers import activations
+from custom_layers.cell import CellMixin, check_arguments
 from custom_layers.rnn_layer import CellLayer
 
 
 @keras.saving.register_keras_serializable(package="custom_layers")
-class SwappableGRUCell(keras.layers.GRUCell):
+class SwappableGRUCell(CellMixin, keras.layers.GRUCell):
     """A GRU cell (Cho et al. 2014) with a separate activation for each gate and the candidate.
 
     Equations, with `x_z, x_r, x_h = x_t W + b_x` and `h_z, h_r, h_h = h_{t-1} U + b_h` split into
@@ -73,9 +74,7 @@ class SwappableGRUCell(keras.layers.GRUCell):
         recurrent_dropout=0.0,
         **kwargs,
     ):
-        activations.check_units(units)
-        activations.check_rate(dropout, "dropout")
-        activations.check_rate(recurrent_dropout, "recurrent_dropout")
+        check_arguments(units, dropout, recurrent_dropout)
         kwargs.pop("implementation", None)  # one fused implementation only
         super().__init__(
             units,
@@ -86,38 +85,21 @@ class SwappableGRUCell(keras.layers.GRUCell):
             recurrent_dropout=recurrent_dropout,
             **kwargs,
         )
-        # Keras switches to its split-kernel path (one mask per gate) under recurrent dropout;
-        # this cell keeps the fused path, so one mask is shared by the gates.
-        self.implementation = 2
-        self.dropout_mask_count = None
+        self.keep_fused_path()
         gate, branch = self.recurrent_activation, self.activation
-        effective, self._overrides = activations.resolve_parts(
+        self.set_part_activations(
             {
                 "update_gate_activation": (update_gate_activation, gate),
                 "reset_gate_activation": (reset_gate_activation, gate),
                 "candidate_activation": (candidate_activation, branch),
             }
         )
-        for name, fn in effective.items():
-            setattr(self, name, fn)
 
-    # While `SwappableGRU` runs its time loop: the weights as the step uses them, sliced once per
-    # sequence (see `begin_sequence`); None otherwise.
-    _step_weights = None
-
-    def begin_sequence(self):
-        """Called by `SwappableGRU` before its time loop: slices the biases (and, with
-        `reset_after=False`, the recurrent kernel) once, rather than at every step."""
-        self._step_weights = self._sliced_weights()
-
-    def end_sequence(self):
-        """Called by `SwappableGRU` after its time loop."""
-        self._step_weights = None
-
-    def _sliced_weights(self):
-        """`(input_bias, recurrent_bias, recurrent_kernel, candidate_kernel)`: the biases of x_t W
-        and h_{t-1} U (None where absent), the recurrent kernel of the blocks multiplied by
-        h_{t-1}, and with `reset_after=False` the candidate block of U (None otherwise)."""
+    def sequence_weights(self):
+        """`(input_bias, recurrent_bias, recurrent_kernel, candidate_kernel)`, sliced once per
+        sequence (see `CellMixin`) rather than at every step: the biases of x_t W and h_{t-1} U
+        (None where absent), the recurrent kernel of the blocks multiplied by h_{t-1}, and with
+        `reset_after=False` the candidate block of U (None otherwise)."""
         input_bias = recurrent_bias = None
         if self.use_bias:
             if self.reset_after:
@@ -137,14 +119,11 @@ class SwappableGRUCell(keras.layers.GRUCell):
     def call(self, inputs, states, training=False):
         is_list = isinstance(states, (list, tuple))
         h_tm1 = states[0] if is_list else states
-        h_in = h_tm1  # what the recurrent kernel sees; the mixing below uses h_tm1 itself
-        if training and 0.0 < self.dropout < 1.0:
-            inputs = inputs * self.get_dropout_mask(inputs)
-        if training and 0.0 < self.recurrent_dropout < 1.0:
-            h_in = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
-        weights = self._step_weights
+        # h_in is what the recurrent kernel sees; the mixing below uses h_tm1 itself.
+        inputs, h_in = self.apply_dropout(inputs, h_tm1, training)
+        weights = self._sequence_weights
         if weights is None:
-            weights = self._sliced_weights()
+            weights = self.sequence_weights()
         input_bias, recurrent_bias, recurrent_kernel, candidate_kernel = weights
 
         # `ops.add` of a vector is a fusable bias add (TensorFlow: MatMul + BiasAdd).
@@ -171,7 +150,7 @@ class SwappableGRUCell(keras.layers.GRUCell):
         return h, [h] if is_list else h
 
     def get_config(self):
-        config = {key: activations.serialize(value) for key, value in self._overrides.items()}
+        config = self.part_activations_config()
         base_config = super().get_config()
         return {**base_config, **config}
 

@@ -13,6 +13,7 @@ import keras
 from keras import ops
 
 from custom_layers import activations
+from custom_layers.cell import CellMixin, check_arguments
 from custom_layers.rnn_layer import CellLayer
 
 
@@ -68,7 +69,7 @@ def _chain(first, then):
 
 
 @keras.saving.register_keras_serializable(package="custom_layers")
-class IndRNNCell(keras.layers.SimpleRNNCell):
+class IndRNNCell(CellMixin, keras.layers.SimpleRNNCell):
     """An independently recurrent cell (Li et al. 2018, "Independently Recurrent Neural Network
     (IndRNN): Building A Longer and Deeper RNN").
 
@@ -108,7 +109,7 @@ class IndRNNCell(keras.layers.SimpleRNNCell):
         **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
-        sequence: `(batch, features)`, one time step.
+        inputs: `(batch, features)`, one time step.
         states: `[h_{t-1}]`, `(batch, units)`.
         training: whether dropout is active.
 
@@ -146,9 +147,7 @@ class IndRNNCell(keras.layers.SimpleRNNCell):
         seed=None,
         **kwargs,
     ):
-        activations.check_units(units)
-        activations.check_rate(dropout, "dropout")
-        activations.check_rate(recurrent_dropout, "recurrent_dropout")
+        check_arguments(units, dropout, recurrent_dropout)
         if recurrent_max_abs is not None:
             recurrent_max_abs = _check_max_abs(recurrent_max_abs, "recurrent_max_abs")
         if recurrent_initializer is None:
@@ -219,14 +218,11 @@ class IndRNNCell(keras.layers.SimpleRNNCell):
                 constraint=self.bias_constraint,
             )
 
-    def call(self, sequence, states, training=False):
+    def call(self, inputs, states, training=False):
         is_list = isinstance(states, (list, tuple))
         h_tm1 = states[0] if is_list else states
-        if training and 0.0 < self.dropout < 1.0:
-            sequence = sequence * self.get_dropout_mask(sequence)
-        if training and 0.0 < self.recurrent_dropout < 1.0:
-            h_tm1 = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
-        z_x = ops.matmul(sequence, self.kernel)
+        inputs, h_tm1 = self.apply_dropout(inputs, h_tm1, training)
+        z_x = ops.matmul(inputs, self.kernel)
         if self.bias is not None:
             # `ops.add` of a vector is a fusable bias add (TensorFlow: MatMul + BiasAdd), and
             # adding it to x_t W keeps it off the path from h_{t-1} to h_t.

@@ -4,10 +4,11 @@ Each family's layer (`SwappableLSTM`, ...) is this class with its `cell_class` s
 the cell's arguments plus the RNN ones, builds the cell, and saves one flat config (the cell's
 arguments beside the RNN's), as `keras.layers.LSTM` does.
 
-Around its time loop the layer calls the cell's `begin_sequence()` and `end_sequence()`, when the
-cell has them: a cell computes there, once per sequence, what every step would otherwise recompute
-from its weights (the LSTM's joint `[recurrent_kernel; kernel]`), so each step does less work. A
-cell in a plain `keras.layers.RNN` gets no such calls and computes the same numbers step by step.
+Around its time loop the layer calls the cell's `begin_sequence()` and `end_sequence()` (the hook
+of `custom_layers.cell.CellMixin`): the cell computes there, once per sequence, what every step
+would otherwise recompute from its weights (the LSTM's joint `[recurrent_kernel; kernel]`), so
+each step does less work. A cell in a plain `keras.layers.RNN` gets no such calls and computes the
+same numbers step by step.
 """
 
 from __future__ import annotations

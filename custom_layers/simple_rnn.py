@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 
 from custom_layers import activations
+from custom_layers.cell import CellMixin, check_arguments
 from custom_layers.rnn_layer import CellLayer
 
 
@@ -35,7 +36,7 @@ class ScaledIdentity(keras.initializers.Identity):
 
 
 @keras.saving.register_keras_serializable(package="custom_layers")
-class SwappableSimpleRNNCell(keras.layers.SimpleRNNCell):
+class SwappableSimpleRNNCell(CellMixin, keras.layers.SimpleRNNCell):
     """A fully connected recurrent cell (Elman 1990): `h_t = activation(x_t W + h_{t-1} U + b)`.
 
     The IRNN of Le et al. 2015 ("A Simple Way to Initialize Recurrent Networks of Rectified
@@ -57,7 +58,7 @@ class SwappableSimpleRNNCell(keras.layers.SimpleRNNCell):
             `recurrent_dropout`, `seed`).
 
     Call arguments:
-        sequence: `(batch, features)`, one time step (Keras's name for it).
+        inputs: `(batch, features)`, one time step.
         states: `[h_{t-1}]`, `(batch, units)`.
         training: whether dropout is active.
 
@@ -82,9 +83,7 @@ class SwappableSimpleRNNCell(keras.layers.SimpleRNNCell):
         recurrent_dropout=0.0,
         **kwargs,
     ):
-        activations.check_units(units)
-        activations.check_rate(dropout, "dropout")
-        activations.check_rate(recurrent_dropout, "recurrent_dropout")
+        check_arguments(units, dropout, recurrent_dropout)
         if type(recurrent_initializer) is keras.initializers.Identity:
             # Keras's Identity forgets its gain when serialized; keep it.
             recurrent_initializer = ScaledIdentity(gain=recurrent_initializer.gain)
@@ -96,6 +95,10 @@ class SwappableSimpleRNNCell(keras.layers.SimpleRNNCell):
             recurrent_dropout=recurrent_dropout,
             **kwargs,
         )
+
+    def call(self, inputs, states, training=False):
+        # Keras's step, under the step input's name in every family (Keras calls it `sequence`).
+        return super().call(inputs, states, training=training)
 
 
 @keras.saving.register_keras_serializable(package="custom_layers")

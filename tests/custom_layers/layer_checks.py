@@ -9,6 +9,7 @@ the same layer under the JAX backend in a subprocess.
 from __future__ import annotations
 
 import doctest
+import functools
 import json
 import os
 import re
@@ -57,6 +58,172 @@ def expected_acts(kwargs, part_arguments, gates):
         if argument in kwargs:
             acts[part] = kwargs[argument]
     return acts
+
+
+# ----------------------------------------------------------------------------------------------
+# NumPy references, written from the cells' docstring equations (float64).
+# ----------------------------------------------------------------------------------------------
+
+# The argument naming each part's activation, and the parts that are gates, by family.
+LSTM_PARTS = {
+    "input": "input_gate_activation",
+    "forget": "forget_gate_activation",
+    "output": "output_gate_activation",
+    "candidate": "candidate_activation",
+    "cell": "cell_activation",
+}
+LSTM_GATES = ("input", "forget", "output")
+GRU_PARTS = {
+    "update": "update_gate_activation",
+    "reset": "reset_gate_activation",
+    "candidate": "candidate_activation",
+}
+GRU_GATES = ("update", "reset")
+
+LAYER_NORM_EPSILON = 1e-3
+
+
+def _np_layer_norm(x, gamma, beta=0.0):
+    """Layer norm over the last axis with population variance, as Ba et al. (2016)."""
+    mean = x.mean(axis=-1, keepdims=True)
+    variance = x.var(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(variance + LAYER_NORM_EPSILON) * gamma + beta
+
+
+def reference_lstm(x, w, h0, c0, *, acts, peephole=False, cifg=False, layer_norm=False):
+    """Runs the LSTM of the `SwappableLSTMCell` docstring over `x (batch, time, features)`.
+
+    Args:
+        x: inputs, float64.
+        w: weights by name (`kernel`, `recurrent_kernel`, optional `bias`, peepholes, norms).
+        h0, c0: initial states `(batch, units)`.
+        acts: NumPy activation names for `input`, `forget`, `output`, `candidate`, `cell`.
+
+    Returns:
+        `(hs (batch, time, units), h_T, c_T)`.
+    """
+    f_in, f_f, f_o = (NP_ACTIVATIONS[acts[k]] for k in ("input", "forget", "output"))
+    f_g, f_c = NP_ACTIVATIONS[acts["candidate"]], NP_ACTIVATIONS[acts["cell"]]
+    h, c = h0, c0
+    hs = []
+    for t in range(x.shape[1]):
+        z_x = x[:, t] @ w["kernel"]
+        z_h = h @ w["recurrent_kernel"]
+        if layer_norm:
+            z_x = _np_layer_norm(z_x, w["input_norm_gamma"])
+            z_h = _np_layer_norm(z_h, w["recurrent_norm_gamma"])
+        z = z_x + z_h + w.get("bias", 0.0)
+        if cifg:
+            z_f, z_g, z_o = np.split(z, 3, axis=-1)
+        else:
+            z_i, z_f, z_g, z_o = np.split(z, 4, axis=-1)
+        if peephole:
+            z_f = z_f + w["forget_peephole"] * c
+        f = f_f(z_f)
+        if cifg:
+            i = 1.0 - f
+        else:
+            if peephole:
+                z_i = z_i + w["input_peephole"] * c
+            i = f_in(z_i)
+        c = f * c + i * f_g(z_g)
+        if peephole:
+            z_o = z_o + w["output_peephole"] * c
+        o = f_o(z_o)
+        c_out = _np_layer_norm(c, w["cell_norm_gamma"], w["cell_norm_beta"]) if layer_norm else c
+        h = o * f_c(c_out)
+        hs.append(h)
+    return np.stack(hs, axis=1), h, c
+
+
+def reference_gru(x, w, h0, *, acts, reset_after):
+    """Runs the GRU of the `SwappableGRUCell` docstring over `x (batch, time, features)`.
+
+    Args:
+        x: inputs, float64.
+        w: weights by name (`kernel`, `recurrent_kernel`, optional `bias`).
+        h0: initial state `(batch, units)`.
+        acts: NumPy activation names for `update`, `reset`, `candidate`.
+        reset_after: the reset-gate convention.
+
+    Returns:
+        `(hs (batch, time, units), h_T)`.
+    """
+    f_z, f_r, f_c = (NP_ACTIVATIONS[acts[k]] for k in ("update", "reset", "candidate"))
+    kernel, recurrent = w["kernel"], w["recurrent_kernel"]
+    units = recurrent.shape[0]
+    bias = w.get("bias")
+    if bias is None:
+        b_x, b_h = 0.0, 0.0
+    elif reset_after:
+        b_x, b_h = bias[0], bias[1]
+    else:
+        b_x, b_h = bias, 0.0
+    u_z, u_r, u_c = (recurrent[:, i * units : (i + 1) * units] for i in range(3))
+    h = h0
+    hs = []
+    for t in range(x.shape[1]):
+        x_z, x_r, x_c = np.split(x[:, t] @ kernel + b_x, 3, axis=-1)
+        r_z, r_r, r_c = np.split(np.broadcast_to(b_h, (3 * units,)), 3)
+        z = f_z(x_z + h @ u_z + r_z)
+        r = f_r(x_r + h @ u_r + r_r)
+        if reset_after:
+            candidate = f_c(x_c + r * (h @ u_c + r_c))
+        else:
+            candidate = f_c(x_c + (r * h) @ u_c)
+        h = z * h + (1.0 - z) * candidate
+        hs.append(h)
+    return np.stack(hs, axis=1), h
+
+
+def reference_rnn(x, w, h0, *, activation, diagonal=False):
+    """Runs `h_t = activation(x_t W + h_{t-1} U + b)` over `x (batch, time, features)`; with
+    `diagonal`, the IndRNN's `h_t = activation(x_t W + u * h_{t-1} + b)` (U is the vector u).
+
+    Returns:
+        `(hs (batch, time, units), h_T)`.
+    """
+    f = NP_ACTIVATIONS[activation]
+    recurrent = w["recurrent_kernel"]
+    h = h0
+    hs = []
+    for t in range(x.shape[1]):
+        h_u = recurrent * h if diagonal else h @ recurrent
+        h = f(x[:, t] @ w["kernel"] + h_u + w.get("bias", 0.0))
+        hs.append(h)
+    return np.stack(hs, axis=1), h
+
+
+reference_indrnn = functools.partial(reference_rnn, diagonal=True)
+
+
+def reference_for(family, kwargs):
+    """The NumPy reference of a `family` layer built with `kwargs`, following the defaults the
+    docstrings state: `reference(x, w, *states) -> (hs, *final_states)`, in float64.
+
+    Args:
+        family: `"lstm"`, `"gru"`, `"simple_rnn"` or `"indrnn"`.
+        kwargs: the layer's keyword arguments.
+    """
+    if family == "lstm":
+        return functools.partial(
+            reference_lstm,
+            acts=expected_acts(kwargs, LSTM_PARTS, LSTM_GATES),
+            peephole=kwargs.get("peephole", False),
+            cifg=kwargs.get("coupled_input_forget", False),
+            layer_norm=kwargs.get("layer_norm", False),
+        )
+    if family == "gru":
+        return functools.partial(
+            reference_gru,
+            acts=expected_acts(kwargs, GRU_PARTS, GRU_GATES),
+            reset_after=kwargs.get("reset_after", True),
+        )
+    if family == "simple_rnn":
+        return functools.partial(reference_rnn, activation=kwargs.get("activation", "tanh"))
+    if family == "indrnn":
+        return functools.partial(reference_indrnn, activation=kwargs.get("activation", "relu"))
+    raise ValueError(f"Unknown family {family!r}.")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -321,40 +488,54 @@ def assert_keras_file_round_trip(layer, x, path):
 # ----------------------------------------------------------------------------------------------
 
 _JAX_SCRIPT = """
-import importlib, json, sys
+import json, sys
+from pathlib import Path
 import numpy as np
 import keras
-importlib.import_module(sys.argv[4])
-data = np.load(sys.argv[1])
-layer = keras.saving.deserialize_keras_object(json.loads(sys.argv[2]))
-layer(data["x"])
-layer.set_weights([data[f"w{i}"] for i in range(len(layer.weights))])
-np.save(sys.argv[3], keras.ops.convert_to_numpy(layer(data["x"])))
+import custom_layers  # registers the layers
+work = Path(sys.argv[1])
+print("backend", keras.backend.backend())
+for index, config in enumerate(json.loads((work / "configs.json").read_text())):
+    data = np.load(work / f"data_{index}.npz")
+    layer = keras.saving.deserialize_keras_object(config)
+    layer(data["x"])
+    layer.set_weights([data[f"w{i}"] for i in range(len(layer.weights))])
+    outputs = layer(data["x"])
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    np.savez(work / f"out_{index}.npz", *[keras.ops.convert_to_numpy(t) for t in outputs])
 """
 
 
-def outputs_under_jax(layer, x, tmp_path):
-    """The outputs on `x` of `layer` rebuilt from its config, with its weights, in a subprocess
-    under the JAX backend (on CPU); the module that defines the layer's class is imported there.
+def outputs_under_jax(layers, inputs, work):
+    """The outputs of each layer on its inputs, rebuilt from its config with its weights, in one
+    subprocess under the JAX backend (on CPU), which imports `custom_layers` only.
+
+    Args:
+        layers: built layers.
+        inputs: one array of inputs per layer.
+        work: an empty folder for the files exchanged with the subprocess.
+
+    Returns:
+        For each layer, the list of its outputs (one array, or the output and the states).
     """
-    weights = {f"w{i}": w for i, w in enumerate(layer.get_weights())}
-    np.savez(tmp_path / "data.npz", x=x, **weights)
-    config = json.dumps(keras.saving.serialize_keras_object(layer))
-    out = tmp_path / "out.npy"
+    configs = [keras.saving.serialize_keras_object(layer) for layer in layers]
+    (work / "configs.json").write_text(json.dumps(configs))
+    for index, (layer, x) in enumerate(zip(layers, inputs, strict=True)):
+        weights = {f"w{i}": w for i, w in enumerate(layer.get_weights())}
+        np.savez(work / f"data_{index}.npz", x=x, **weights)
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _JAX_SCRIPT,
-            str(tmp_path / "data.npz"),
-            config,
-            str(out),
-            type(layer).__module__,
-        ],
-        check=True,
+    result = subprocess.run(
+        [sys.executable, "-c", _JAX_SCRIPT, str(work)],
         cwd=ROOT,
         env=env,
         capture_output=True,
+        text=True,
+        timeout=240,
     )
-    return np.load(out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "backend jax" in result.stdout
+    outputs = []
+    for index in range(len(layers)):
+        saved = np.load(work / f"out_{index}.npz")
+        outputs.append([saved[f"arr_{i}"] for i in range(len(saved.files))])
+    return outputs

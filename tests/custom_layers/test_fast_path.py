@@ -1,9 +1,10 @@
 """The layers' fast path computes what the cell computes step by step.
 
-`CellLayer` runs Keras's time loop between the cell's `begin_sequence()` and `end_sequence()`: the
-LSTM then does one matmul per step with its joint `[U; W]` kernel, the GRU uses biases and kernel
-blocks sliced once per sequence. The reference is the same cell in a plain `keras.layers.RNN`,
-which makes no such calls, with the same weights: every output, state and gradient must agree,
+`CellLayer` runs Keras's time loop between the cell's `begin_sequence()` and `end_sequence()`, which
+hold `sequence_weights()` in `_sequence_weights` meanwhile: the LSTM then does one matmul per step
+with its joint `[U; W]` kernel, the GRU uses biases and kernel blocks sliced once per sequence.
+The reference is the same cell in a plain `keras.layers.RNN`, which makes no such calls, with the
+same weights: every output, state and gradient must agree,
 under every RNN option (masking, `go_backwards`, `unroll`, `stateful`, `return_state`, initial
 states, `Bidirectional`), with dropout, and for every variant of the cells.
 """
@@ -201,14 +202,14 @@ def test_lstm_fast_path_is_one_matmul_per_step():
     original = SwappableLSTMCell.call
 
     def spy(cell, *args, **kwargs):
-        seen.append(cell._joint_kernel is not None)
+        seen.append(cell._sequence_weights is not None)
         return original(cell, *args, **kwargs)
 
     SwappableLSTMCell.call = spy
     try:
         layer(x)
         assert seen and all(seen)
-        assert layer.cell._joint_kernel is None
+        assert layer.cell._sequence_weights is None
         assert tuple(layer.cell.kernel.shape) == (FEATURES, 4 * UNITS)  # the layout is Keras's
         seen.clear()
         keras.layers.RNN(SwappableLSTMCell(UNITS))(x)
@@ -227,10 +228,10 @@ def test_sequence_state_is_cleared_when_the_loop_fails(layer_cls, monkeypatch):
     layer(x)
 
     def fail(*args, **kwargs):
+        assert layer.cell._sequence_weights is not None  # set for the loop
         raise RuntimeError("loop failed")
 
     monkeypatch.setattr(keras.layers.RNN, "inner_loop", fail)
     with pytest.raises(RuntimeError, match="loop failed"):
         layer(x)
-    assert getattr(layer.cell, "_joint_kernel", None) is None
-    assert getattr(layer.cell, "_step_weights", None) is None
+    assert layer.cell._sequence_weights is None

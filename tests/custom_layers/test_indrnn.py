@@ -2,10 +2,12 @@
 
 - parity with `keras.layers.SimpleRNN` whose recurrent kernel is `diag(u)` (the IndRNN is that
   special case), with masking, `go_backwards`, `return_state`;
-- an independent NumPy IndRNN, written here from the docstring's equation;
+- an independent NumPy IndRNN (`layer_checks.reference_indrnn`), from the docstring's equation;
 - gradients against central finite differences in float64;
 - `recurrent_max_abs`: the bound holds at initialization and after optimizer updates, composes
   with a user constraint, and survives `get_config` and `.keras` saving.
+
+Shared checks (shapes, arguments, saving, dropout, JAX): `test_contract.py`.
 """
 
 from __future__ import annotations
@@ -18,72 +20,35 @@ import keras
 import numpy as np
 import pytest
 from layer_checks import (
-    BAD_RATES,
-    BAD_UNITS,
     FEATURES,
     NP_ACTIVATIONS,
     STEPS,
     UNITS,
-    assert_doctests_pass,
-    assert_dropout_only_in_training,
     assert_gradients_match_finite_differences,
     assert_keras_file_round_trip,
     assert_matches_reference,
-    assert_rejects_rate,
-    assert_rejects_units,
-    assert_same_outputs,
     assert_same_predictions,
     data,
     functional_model,
-    outputs_under_jax,
     padded_data,
     random_state,
     random_weights,
+    reference_indrnn,
     requires_tensorflow,
     set_named_weights,
-    unknown_activation_pattern,
 )
 
-import custom_layers.indrnn
 from custom_layers.indrnn import IndRNN, IndRNNCell, MaxAbs
-
-# ----------------------------------------------------------------------------------------------
-# The NumPy reference.
-# ----------------------------------------------------------------------------------------------
-
-
-def reference_indrnn(x, w, h0, *, activation):
-    """Runs `h_t = activation(x_t W + u * h_{t-1} + b)` over `x (batch, time, features)`.
-
-    Returns:
-        `(hs (batch, time, units), h_T)`.
-    """
-    f = NP_ACTIVATIONS[activation]
-    h = h0
-    hs = []
-    for t in range(x.shape[1]):
-        h = f(x[:, t] @ w["kernel"] + w["recurrent_kernel"] * h + w.get("bias", 0.0))
-        hs.append(h)
-    return np.stack(hs, axis=1), h
-
-
-def test_docstring_examples_run():
-    assert_doctests_pass(custom_layers.indrnn)
-
 
 # ----------------------------------------------------------------------------------------------
 # Weights.
 # ----------------------------------------------------------------------------------------------
 
 
-def test_weight_layout():
+def test_default_initialization():
+    """The layout (`kernel (F, U)`, `recurrent_kernel (U,)`, `bias (U,)`) is in the contract."""
     layer = IndRNN(UNITS)
     layer(data(np.random.default_rng(0)))
-    assert [(v.name, tuple(v.shape)) for v in layer.weights] == [
-        ("kernel", (FEATURES, UNITS)),
-        ("recurrent_kernel", (UNITS,)),
-        ("bias", (UNITS,)),
-    ]
     u = np.asarray(layer.cell.recurrent_kernel)
     assert np.all((u >= 0.0) & (u <= 1.0)) and np.ptp(u) > 0  # default: uniform in [0, 1]
     np.testing.assert_array_equal(np.asarray(layer.cell.bias), 0.0)
@@ -299,24 +264,6 @@ def test_gradients_match_finite_differences(kwargs):
 # ----------------------------------------------------------------------------------------------
 
 
-def test_unknown_activation_name():
-    pattern = unknown_activation_pattern("activation")
-    with pytest.raises(ValueError, match=pattern):
-        IndRNNCell(UNITS, activation="no_such_act")
-    with pytest.raises(ValueError, match=pattern):
-        IndRNN(UNITS, activation="no_such_act")
-
-
-@pytest.mark.parametrize("units", list(BAD_UNITS.values()), ids=list(BAD_UNITS))
-def test_bad_units(units):
-    assert_rejects_units(IndRNN, units)
-
-
-@pytest.mark.parametrize(("argument", "value"), BAD_RATES)
-def test_bad_dropout(argument, value):
-    assert_rejects_rate(lambda **kwargs: IndRNNCell(UNITS, **kwargs), argument, value)
-
-
 @pytest.mark.parametrize("value", [0, -1.0, 0.0, float("inf"), float("nan"), "1", True])
 def test_bad_recurrent_max_abs(value):
     message = f"argument `recurrent_max_abs`, expected a finite float > 0, got {value!r}."
@@ -329,20 +276,6 @@ def test_bad_max_abs_constraint(value):
     message = f"argument `max_value`, expected a finite float > 0, got {value!r}."
     with pytest.raises(ValueError, match=re.escape(message)):
         MaxAbs(value)
-
-
-# ----------------------------------------------------------------------------------------------
-# Dropout.
-# ----------------------------------------------------------------------------------------------
-
-
-def test_dropout_applies_only_in_training():
-    x = data(np.random.default_rng(11))
-
-    def make(**kwargs):
-        return IndRNN(UNITS, activation="tanh", return_sequences=True, **kwargs)
-
-    assert_dropout_only_in_training(make, x, dropout=0.5, recurrent_dropout=0.5)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -379,10 +312,8 @@ def test_layer_config_round_trip():
     config = layer.get_config()
     assert config["recurrent_max_abs"] == 0.75
     assert config["recurrent_constraint"]["class_name"] == "NonNeg"  # the user's, not composed
-    restored = IndRNN.from_config(json.loads(json.dumps(config)))
+    restored = IndRNN.from_config(json.loads(json.dumps(config)))  # outputs: see the contract
     restored(x)
-    assert restored.get_config() == config
-    assert_same_outputs(layer, restored, x)
     _assert_bound_enforced(restored, 0.75, non_neg=True)
 
 
@@ -409,20 +340,8 @@ def test_keras_file_round_trip(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------
-# JAX backend.
+# recurrent_max_abs after recurrent_constraint.
 # ----------------------------------------------------------------------------------------------
-
-
-def test_same_outputs_on_jax_backend(tmp_path):
-    pytest.importorskip("jax")
-    rng = np.random.default_rng(15)
-    x = data(rng)
-    layer = IndRNN(UNITS, recurrent_max_abs=0.9, return_sequences=True)
-    layer(x)
-    set_named_weights(layer, random_weights(layer, rng))
-    np.testing.assert_allclose(
-        outputs_under_jax(layer, x, tmp_path), np.asarray(layer(x)), atol=1e-5
-    )
 
 
 def test_bound_is_applied_after_recurrent_constraint():

@@ -2,103 +2,38 @@
 
 Three kinds of evidence that the cell computes what its docstring says:
 - parity with `keras.layers.LSTM` when built with defaults (same weights, same outputs);
-- an independent NumPy LSTM, written here from the docstring's equations, for every activation
-  override and every variant (peephole, CIFG, layer norm) and their combinations;
+- an independent NumPy LSTM (`layer_checks.reference_lstm`), from the docstring's equations, for
+  every activation override and every variant (peephole, CIFG, layer norm) and their combinations;
 - gradients against central finite differences in float64.
+
+Shared checks (shapes, arguments, saving, dropout, JAX): `test_contract.py`.
 """
 
 from __future__ import annotations
-
-import functools
 
 import keras
 import numpy as np
 import pytest
 from layer_checks import (
-    BAD_RATES,
-    BAD_UNITS,
     FEATURES,
+    LSTM_PARTS,
     NP_ACTIVATIONS,
     UNITS,
-    assert_dropout_only_in_training,
     assert_gradients_match_finite_differences,
     assert_matches_reference,
-    assert_rejects_rate,
-    assert_rejects_units,
     assert_same_predictions,
     assert_same_weight_layout,
     data,
-    expected_acts,
     functional_model,
     padded_data,
     random_state,
     random_weights,
+    reference_for,
     requires_tensorflow,
     set_named_weights,
-    unknown_activation_pattern,
 )
 
 from custom_layers.lstm import SwappableLSTM, SwappableLSTMCell
-
-# ----------------------------------------------------------------------------------------------
-# The NumPy reference.
-# ----------------------------------------------------------------------------------------------
-
-LAYER_NORM_EPSILON = 1e-3
-
-
-def _np_layer_norm(x, gamma, beta=0.0):
-    """Layer norm over the last axis with population variance, as Ba et al. (2016)."""
-    mean = x.mean(axis=-1, keepdims=True)
-    variance = x.var(axis=-1, keepdims=True)
-    return (x - mean) / np.sqrt(variance + LAYER_NORM_EPSILON) * gamma + beta
-
-
-def reference_lstm(x, w, h0, c0, *, acts, peephole=False, cifg=False, layer_norm=False):
-    """Runs the LSTM of the `SwappableLSTMCell` docstring over `x (batch, time, features)`.
-
-    Args:
-        x: inputs, float64.
-        w: weights by name (`kernel`, `recurrent_kernel`, optional `bias`, peepholes, norms).
-        h0, c0: initial states `(batch, units)`.
-        acts: NumPy activation names for `input`, `forget`, `output`, `candidate`, `cell`.
-
-    Returns:
-        `(hs (batch, time, units), h_T, c_T)`.
-    """
-    f_in, f_f, f_o = (NP_ACTIVATIONS[acts[k]] for k in ("input", "forget", "output"))
-    f_g, f_c = NP_ACTIVATIONS[acts["candidate"]], NP_ACTIVATIONS[acts["cell"]]
-    h, c = h0, c0
-    hs = []
-    for t in range(x.shape[1]):
-        z_x = x[:, t] @ w["kernel"]
-        z_h = h @ w["recurrent_kernel"]
-        if layer_norm:
-            z_x = _np_layer_norm(z_x, w["input_norm_gamma"])
-            z_h = _np_layer_norm(z_h, w["recurrent_norm_gamma"])
-        z = z_x + z_h + w.get("bias", 0.0)
-        if cifg:
-            z_f, z_g, z_o = np.split(z, 3, axis=-1)
-        else:
-            z_i, z_f, z_g, z_o = np.split(z, 4, axis=-1)
-        if peephole:
-            z_f = z_f + w["forget_peephole"] * c
-        f = f_f(z_f)
-        if cifg:
-            i = 1.0 - f
-        else:
-            if peephole:
-                z_i = z_i + w["input_peephole"] * c
-            i = f_in(z_i)
-        c = f * c + i * f_g(z_g)
-        if peephole:
-            z_o = z_o + w["output_peephole"] * c
-        o = f_o(z_o)
-        c_out = _np_layer_norm(c, w["cell_norm_gamma"], w["cell_norm_beta"]) if layer_norm else c
-        h = o * f_c(c_out)
-        hs.append(h)
-    return np.stack(hs, axis=1), h, c
-
 
 # ----------------------------------------------------------------------------------------------
 # Parity with keras.layers.LSTM.
@@ -150,31 +85,6 @@ def test_cell_set_weights_from_keras_cell():
     np.testing.assert_allclose(swappable(x), builtin(x), atol=1e-5)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "names"),
-    [
-        (dict(peephole=True), ["input_peephole", "forget_peephole", "output_peephole"]),
-        (dict(peephole=True, coupled_input_forget=True), ["forget_peephole", "output_peephole"]),
-        (
-            dict(layer_norm=True),
-            ["input_norm_gamma", "recurrent_norm_gamma", "cell_norm_gamma", "cell_norm_beta"],
-        ),
-    ],
-)
-def test_variant_weights(kwargs, names):
-    layer = SwappableLSTM(UNITS, **kwargs)
-    layer(data(np.random.default_rng(4)))
-    gates = 3 if kwargs.get("coupled_input_forget") else 4
-    shapes = {v.name: tuple(v.shape) for v in layer.weights}
-    assert list(shapes) == ["kernel", "recurrent_kernel", "bias", *names]
-    assert shapes["kernel"] == (FEATURES, gates * UNITS)
-    assert shapes["recurrent_kernel"] == (UNITS, gates * UNITS)
-    assert shapes["bias"] == (gates * UNITS,)
-    for name in names:
-        width = gates * UNITS if name in ("input_norm_gamma", "recurrent_norm_gamma") else UNITS
-        assert shapes[name] == (width,)
-
-
 @pytest.mark.parametrize("initializer", ["orthogonal", "identity"])
 def test_peephole_with_matrix_only_kernel_initializer(initializer):
     layer = SwappableLSTM(UNITS, peephole=True, kernel_initializer=initializer)
@@ -186,14 +96,7 @@ def test_peephole_with_matrix_only_kernel_initializer(initializer):
 # Against the NumPy reference.
 # ----------------------------------------------------------------------------------------------
 
-PART_ARGUMENTS = {
-    "input": "input_gate_activation",
-    "forget": "forget_gate_activation",
-    "output": "output_gate_activation",
-    "candidate": "candidate_activation",
-    "cell": "cell_activation",
-}
-GATES = ("input", "forget", "output")
+PART_ARGUMENTS = LSTM_PARTS
 
 
 def _check_against_reference(kwargs, seed=0):
@@ -203,13 +106,7 @@ def _check_against_reference(kwargs, seed=0):
     c0 = random_state(rng)
     layer = SwappableLSTM(UNITS, return_sequences=True, return_state=True, **kwargs)
     layer(x, initial_state=[h0, c0])
-    reference = functools.partial(
-        reference_lstm,
-        acts=expected_acts(kwargs, PART_ARGUMENTS, GATES),
-        peephole=kwargs.get("peephole", False),
-        cifg=kwargs.get("coupled_input_forget", False),
-        layer_norm=kwargs.get("layer_norm", False),
-    )
+    reference = reference_for("lstm", kwargs)  # `reference_lstm`, defaults from the docstring
     assert_matches_reference(layer, x, [h0, c0], random_weights(layer, rng), reference)
 
 
@@ -364,59 +261,14 @@ def test_gradients_match_finite_differences(kwargs):
 
 
 # ----------------------------------------------------------------------------------------------
-# Bad arguments.
+# Arguments.
 # ----------------------------------------------------------------------------------------------
-
-ACTIVATION_ARGUMENTS = ["activation", "recurrent_activation", *PART_ARGUMENTS.values()]
-
-
-@pytest.mark.parametrize("argument", ACTIVATION_ARGUMENTS)
-def test_unknown_activation_name(argument):
-    pattern = unknown_activation_pattern(argument)
-    with pytest.raises(ValueError, match=pattern):
-        SwappableLSTMCell(UNITS, **{argument: "no_such_act"})
-
-
-@pytest.mark.parametrize("argument", ACTIVATION_ARGUMENTS)
-def test_unknown_activation_name_in_layer(argument):
-    with pytest.raises(ValueError, match=rf"`{argument}`: 'no_such_act'"):
-        SwappableLSTM(UNITS, **{argument: "no_such_act"})
-
-
-@pytest.mark.parametrize("units", list(BAD_UNITS.values()), ids=list(BAD_UNITS))
-def test_bad_units(units):
-    assert_rejects_units(SwappableLSTM, units)
-
-
-@pytest.mark.parametrize(("argument", "value"), BAD_RATES)
-def test_bad_dropout(argument, value):
-    assert_rejects_rate(lambda **kwargs: SwappableLSTM(UNITS, **kwargs), argument, value)
 
 
 def test_cifg_with_input_gate_activation():
     pattern = r"`coupled_input_forget=True`.*`input_gate_activation` must be None, got 'relu'"
     with pytest.raises(ValueError, match=pattern):
         SwappableLSTM(UNITS, coupled_input_forget=True, input_gate_activation="relu")
-
-
-# ----------------------------------------------------------------------------------------------
-# Dropout.
-# ----------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "rates",
-    [dict(dropout=0.5), dict(recurrent_dropout=0.5), dict(dropout=0.3, recurrent_dropout=0.3)],
-    ids=["dropout", "recurrent_dropout", "both"],
-)
-def test_dropout_applies_only_in_training(rates):
-    rng = np.random.default_rng(10)
-    x = data(rng)
-
-    def make(**kwargs):
-        return SwappableLSTM(UNITS, return_sequences=True, **kwargs)
-
-    assert_dropout_only_in_training(make, x, **rates)
 
 
 def test_layer_with_activation_none_matches_keras_linear():

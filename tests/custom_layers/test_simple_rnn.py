@@ -1,75 +1,42 @@
 """Tests of `SwappableSimpleRNNCell` / `SwappableSimpleRNN`, and of the IRNN setting.
 
 - parity with `keras.layers.SimpleRNN` when built with defaults (same weights, same outputs);
-- an independent NumPy Elman RNN, written here from the docstring's equation, for each activation
-  and for the IRNN (Le et al. 2015: identity recurrent initialization, ReLU);
+- an independent NumPy Elman RNN (`layer_checks.reference_rnn`), from the docstring's equation,
+  for each activation and for the IRNN (Le et al. 2015: identity recurrent initialization, ReLU);
 - gradients against central finite differences in float64.
+
+Shared checks (shapes, arguments, saving, dropout, JAX): `test_contract.py`.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 
 import keras
 import numpy as np
 import pytest
 from layer_checks import (
-    BAD_RATES,
-    BAD_UNITS,
     BATCH,
     FEATURES,
     NP_ACTIVATIONS,
     STEPS,
     UNITS,
-    assert_doctests_pass,
-    assert_dropout_only_in_training,
     assert_gradients_match_finite_differences,
-    assert_keras_file_round_trip,
     assert_matches_reference,
-    assert_rejects_rate,
-    assert_rejects_units,
-    assert_same_outputs,
     assert_same_predictions,
     assert_same_weight_layout,
     data,
     functional_model,
-    outputs_under_jax,
     padded_data,
     random_state,
     random_weights,
     randomize,
+    reference_rnn,
     requires_tensorflow,
     set_named_weights,
-    unknown_activation_pattern,
 )
 
-import custom_layers.simple_rnn
 from custom_layers.simple_rnn import SwappableSimpleRNN, SwappableSimpleRNNCell
-
-# ----------------------------------------------------------------------------------------------
-# The NumPy reference.
-# ----------------------------------------------------------------------------------------------
-
-
-def reference_rnn(x, w, h0, *, activation):
-    """Runs `h_t = activation(x_t W + h_{t-1} U + b)` over `x (batch, time, features)`.
-
-    Returns:
-        `(hs (batch, time, units), h_T)`.
-    """
-    f = NP_ACTIVATIONS[activation]
-    h = h0
-    hs = []
-    for t in range(x.shape[1]):
-        h = f(x[:, t] @ w["kernel"] + h @ w["recurrent_kernel"] + w.get("bias", 0.0))
-        hs.append(h)
-    return np.stack(hs, axis=1), h
-
-
-def test_docstring_examples_run():
-    assert_doctests_pass(custom_layers.simple_rnn)
-
 
 # ----------------------------------------------------------------------------------------------
 # Parity with keras.layers.SimpleRNN.
@@ -218,113 +185,8 @@ def test_gradients_match_finite_differences(kwargs):
 
 
 # ----------------------------------------------------------------------------------------------
-# Bad arguments.
+# Saving.
 # ----------------------------------------------------------------------------------------------
-
-
-def test_unknown_activation_name():
-    pattern = unknown_activation_pattern("activation")
-    with pytest.raises(ValueError, match=pattern):
-        SwappableSimpleRNNCell(UNITS, activation="no_such_act")
-    with pytest.raises(ValueError, match=pattern):
-        SwappableSimpleRNN(UNITS, activation="no_such_act")
-
-
-@pytest.mark.parametrize("units", list(BAD_UNITS.values()), ids=list(BAD_UNITS))
-def test_bad_units(units):
-    assert_rejects_units(SwappableSimpleRNN, units)
-
-
-@pytest.mark.parametrize(("argument", "value"), BAD_RATES)
-def test_bad_dropout(argument, value):
-    assert_rejects_rate(lambda **kwargs: SwappableSimpleRNNCell(UNITS, **kwargs), argument, value)
-
-
-# ----------------------------------------------------------------------------------------------
-# Dropout.
-# ----------------------------------------------------------------------------------------------
-
-
-def test_dropout_applies_only_in_training():
-    x = data(np.random.default_rng(10))
-
-    def make(**kwargs):
-        return SwappableSimpleRNN(UNITS, return_sequences=True, **kwargs)
-
-    assert_dropout_only_in_training(make, x, dropout=0.5, recurrent_dropout=0.5)
-
-
-# ----------------------------------------------------------------------------------------------
-# Config round trip and saving.
-# ----------------------------------------------------------------------------------------------
-
-NON_DEFAULT = dict(
-    activation="relu",
-    use_bias=True,
-    recurrent_initializer=keras.initializers.Identity(gain=0.9),
-    kernel_regularizer=keras.regularizers.L2(1e-3),
-    recurrent_constraint=keras.constraints.MaxNorm(1.5),
-    dropout=0.25,
-    recurrent_dropout=0.125,
-    seed=7,
-    return_sequences=True,
-    return_state=True,
-    go_backwards=True,
-)
-
-
-def test_layer_config_round_trip():
-    x = data(np.random.default_rng(11))
-    layer = SwappableSimpleRNN(UNITS, **NON_DEFAULT)
-    layer(x)
-    config = layer.get_config()
-    assert config["activation"] == "relu"
-    restored = SwappableSimpleRNN.from_config(json.loads(json.dumps(config)))
-    restored(x)
-    assert restored.get_config() == config
-    np.testing.assert_allclose(np.asarray(restored.cell.recurrent_kernel), 0.9 * np.eye(UNITS))
-    assert_same_outputs(layer, restored, x)
-
-
-def test_cell_config_round_trip():
-    x = data(np.random.default_rng(12))
-    cell = SwappableSimpleRNNCell(
-        UNITS, activation="hard_sigmoid", recurrent_initializer="identity"
-    )
-    layer = keras.layers.RNN(cell, return_sequences=True)
-    layer(x)
-    restored = keras.layers.RNN(
-        SwappableSimpleRNNCell.from_config(cell.get_config()), return_sequences=True
-    )
-    restored(x)
-    assert restored.cell.get_config() == cell.get_config()
-    restored.set_weights(layer.get_weights())
-    np.testing.assert_allclose(np.asarray(restored(x)), np.asarray(layer(x)), atol=1e-6)
-
-
-def test_keras_file_round_trip(tmp_path):
-    x = data(np.random.default_rng(13))
-    layer = SwappableSimpleRNN(
-        UNITS, activation="relu", recurrent_initializer="identity", return_sequences=True
-    )
-    assert_keras_file_round_trip(layer, x, tmp_path / "simple_rnn.keras")
-
-
-# ----------------------------------------------------------------------------------------------
-# JAX backend.
-# ----------------------------------------------------------------------------------------------
-
-
-def test_same_outputs_on_jax_backend(tmp_path):
-    pytest.importorskip("jax")
-    rng = np.random.default_rng(14)
-    x = data(rng)
-    layer = SwappableSimpleRNN(UNITS, activation="hard_sigmoid", return_sequences=True)
-    layer(x)
-    set_named_weights(layer, random_weights(layer, rng))
-    np.testing.assert_allclose(
-        outputs_under_jax(layer, x, tmp_path), np.asarray(layer(x)), atol=1e-5
-    )
 
 
 def test_identity_gain_survives_saving(tmp_path):
