@@ -51,7 +51,8 @@ def mutated_grids(draw) -> dict:
     grid = {k: (dict(v) if isinstance(v, dict) else v) for k, v in VALID.items()}
     grid["sweep"] = [dict(s) for s in VALID["sweep"]]
     for _ in range(draw(st.integers(1, 4))):
-        tables = [grid, *[t for t in grid.values() if isinstance(t, dict)], *grid["sweep"]]
+        sweeps = grid.get("sweep") if isinstance(grid.get("sweep"), list) else []
+        tables = [grid, *[t for t in [*grid.values(), *sweeps] if isinstance(t, dict)]]
         table = draw(st.sampled_from(tables))
         key = draw(keys)
         if draw(st.booleans()) or key not in table:
