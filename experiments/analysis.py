@@ -75,7 +75,6 @@ RULE_FIELDS = (
     "baseline",
     "baseline_kind",
     "metric_baseline",
-    "metric_is_loss",
 )
 SUMMARY_COLUMNS = (
     "status",
@@ -472,7 +471,7 @@ def aggregate(runs: pd.DataFrame, spec_columns) -> pd.DataFrame:
         rows.append(
             {
                 **{c: first[c] for c in spec_columns + labels},
-                **{c: first[c] for c in RULE_FIELDS + ("loss_baseline",)},
+                **{c: first[c] for c in RULE_FIELDS + ("metric_is_loss", "loss_baseline")},
                 "seeds": len(group),
                 "n_finished": n,
                 "n_solved": solved,
@@ -504,6 +503,7 @@ def summary_table(runs: pd.DataFrame) -> pd.DataFrame:
     derived = {
         *SUMMARY_COLUMNS,
         *RULE_FIELDS,
+        "metric_is_loss",
         "steps_done",
         "final_train_loss",
         "error",
