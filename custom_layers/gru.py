@@ -112,8 +112,10 @@ class SwappableGRUCell(CellMixin, keras.layers.GRUCell):
         return (
             input_bias,
             recurrent_bias,
-            self.recurrent_kernel[:, :split],
-            self.recurrent_kernel[:, split:],
+            # `...`, not `:`: the same slices serve kernels with a leading seed axis
+            # (experiments/seed_axis.py).
+            self.recurrent_kernel[..., :split],
+            self.recurrent_kernel[..., split:],
         )
 
     def call(self, inputs, states, training=False):

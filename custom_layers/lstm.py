@@ -216,7 +216,9 @@ class SwappableLSTMCell(CellMixin, keras.layers.LSTMCell):
         without). None with layer norm, which normalizes the two products apart."""
         if self.layer_norm:
             return None
-        return ops.concatenate([self.recurrent_kernel, self.kernel], axis=0)
+        # axis -2, not 0: the same line stacks kernels that carry a leading seed axis
+        # (experiments/seed_axis.py).
+        return ops.concatenate([self.recurrent_kernel, self.kernel], axis=-2)
 
     def call(self, inputs, states, training=False):
         h_tm1, c_tm1 = states[0], states[1]

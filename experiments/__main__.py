@@ -56,15 +56,26 @@ def _check_and_train(args, helpers) -> int:
         print(f"error: no run id of grid {grid.name!r} contains {args.only!r}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     if args.dry_run:
+        from experiments.execution import seed_groups
+
+        groups = seed_groups(specs)
         total = 0.0
-        for spec in specs:
-            seconds = estimate_seconds(spec)
+        for number, group in enumerate(groups, 1):
+            seconds = estimate_seconds(group)
             total += seconds
-            print(f"{spec.run_id}  ~{seconds:.0f} s")
+            for spec in group:
+                print(f"{spec.run_id}  group {number} ({len(group)} seeds, ~{seconds:.0f} s)")
+        busy = min(args.workers, len(groups))
         print(
-            f"{len(specs)} runs, about {total / 60:.1f} min on one core, "
-            f"{total / 60 / args.workers:.1f} min with {args.workers} workers"
+            f"{len(specs)} runs in {len(groups)} seed group(s), about {total / 60:.1f} min on one "
+            f"core, {total / 60 / busy:.1f} min with {args.workers} workers"
         )
+        if len(groups) < args.workers:
+            print(
+                f"note: {len(groups)} seed group(s) for {args.workers} workers: workers share "
+                f"groups, not seeds, so {args.workers - len(groups)} worker(s) will stay idle "
+                "(lower `seed_group` in the grid to split the seeds into more groups)"
+            )
         return 0
     from experiments.runner import GridLocked, run_grid
 
@@ -150,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="train every run of a grid (resumes)")
     run.add_argument("config", help="a grid TOML file, e.g. experiments/configs/default.toml")
     run.add_argument("--out", default="results", help="results folder (default: results)")
-    run.add_argument("--workers", type=int, default=1, help="runs at once (default: 1)")
+    run.add_argument("--workers", type=int, default=1, help="seed groups at once (default: 1)")
     run.add_argument("--only", help="only the runs whose id contains this substring")
     run.add_argument("--dry-run", action="store_true", help="list the runs and a time estimate")
     run.add_argument(
@@ -162,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--executor",
         choices=("local", "ray"),
         default="local",
-        help="local processes (default) or one Ray task per run",
+        help="local processes (default) or one Ray task per seed group",
     )
     run.add_argument(
         "--address", help="Ray: the cluster to join (default: start a local Ray instance)"

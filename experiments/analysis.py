@@ -64,7 +64,7 @@ Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
 TASK_FIELDS = ("task", "length", "permuted")
 MODEL_FIELDS = ("cell", "scheme", "gates", "candidate", "output")
 CLIP_FIELDS = ("clip", "clip_threshold")
-NOT_CONFIG = ("seed", "grid")  # spec fields that do not define a configuration
+NOT_CONFIG = ("seed", "grid", "seed_group")  # spec fields that do not define a configuration
 
 RULE_FIELDS = (
     "metric_name",
@@ -161,10 +161,16 @@ def read_run(folder: Path) -> tuple[str, dict, dict, dict, dict[str, pd.DataFram
         raise UnreadableRun(
             f"{SUMMARY_FILE}: status {summary.get('status')!r} is none of {list(STATUSES)}"
         )
-    frames = {name: _read_csv(folder / name, columns, run_id) for name, columns in CSV_FILES.items()}
+    frames = {
+        name: _read_csv(folder / name, columns, run_id) for name, columns in CSV_FILES.items()
+    }
     steps = frames[STEPS_FILE]
     steps_done = summary.get("steps_done") or 0
-    if summary["status"] != FAILED and steps_done and (steps is None or steps["step"].max() != steps_done):
+    if (
+        summary["status"] != FAILED
+        and steps_done
+        and (steps is None or steps["step"].max() != steps_done)
+    ):
         raise UnreadableRun(f"{STEPS_FILE} does not reach step {steps_done} of {SUMMARY_FILE}")
     return run_id, meta, spec, summary, frames
 

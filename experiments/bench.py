@@ -7,12 +7,16 @@ shared machine falls on both sides alike. Speed lives here; correctness lives in
    `keras.layers.LSTM` / `GRU` (default activations), and the ReLU-gate LSTM vs the default one;
 2. instrumentation: the instrumented step (`experiments.training`) vs a plain compiled Keras
    train step on the same model, with and without the gradient-through-time record every 50 steps;
-3. grid throughput: runs per hour of `smoke.toml` with 1 and with 2 workers, each grid a fresh
+3. seed groups: runs per hour of one configuration of the default grid's shape (adding, T = 50,
+   32 units, batch 32, 600 steps) x 8 seeds, trained as one group against one seed at a time
+   (`seed_group = 1`), each a fresh process, for LSTM and GRU;
+4. grid throughput: runs per hour of `smoke.toml` with 1 and with 2 workers, each grid a fresh
    `python -m experiments run` process.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -188,6 +192,75 @@ def instrumentation_rows(shape: Shape, steps: int, repeats: int) -> list[dict]:
     return rows
 
 
+def seed_group_spec(cell: str, steps: int, quick: bool = False):
+    """One configuration of the default grid's shape (`configs/default.toml`), seed 0."""
+    from experiments.config import RunSpec
+
+    if quick:
+        return RunSpec(task="adding", length=5, cell=cell, units=4, steps=steps, eval_every=2,
+                       eval_size=8, timestep_every=2, clip="global_clipnorm")  # fmt: skip
+    return RunSpec(task="adding", length=50, cell=cell, units=32, batch_size=32, steps=steps,
+                   learning_rate=0.01, eval_every=100, eval_size=512, timestep_every=100,
+                   clip="global_clipnorm")  # fmt: skip
+
+
+def time_seeds(cell: str, seeds: int, seed_group: int, steps: int, quick: bool = False) -> dict:
+    """Trains `seeds` seeds of `seed_group_spec` in this process, in groups of `seed_group`;
+    returns the training seconds (from the first model build to the last record) and the
+    process's peak resident memory in MiB."""
+    import resource
+
+    from experiments.execution import seed_groups, set_threads, train_group
+
+    set_threads(1)  # one worker's share on the 2-core machine with 2 workers
+    base = replace(seed_group_spec(cell, steps, quick), seed_group=seed_group)
+    start = time.perf_counter()
+    for group in seed_groups([replace(base, seed=s) for s in range(seeds)]):
+        for files in train_group(group):
+            if files[SUMMARY_FILE]["status"] != "completed":
+                raise RuntimeError(f"{cell} seed group {seed_group}: {files[SUMMARY_FILE]}")
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": seconds, "peak_mib": peak}
+
+
+def seed_group_rows(
+    cells=("lstm", "gru"), seeds: int = 8, steps: int = 600, repeats: int = 3, quick: bool = False
+) -> list[dict]:
+    """Runs per hour of `seeds` seeds trained as one group vs one at a time (`seed_group = 1`),
+    each arm a fresh process, alternating, medians; the grouped arm's peak memory in the
+    setting."""
+    rows = []
+    for cell in cells:
+        results: dict[int, list[dict]] = {seeds: [], 1: []}
+        for _ in range(repeats):
+            for group_size in (seeds, 1):
+                code = (
+                    "import json; from experiments.bench import time_seeds; "
+                    f"print(json.dumps(time_seeds({cell!r}, {seeds}, {group_size}, {steps}, "
+                    f"{quick})))"
+                )
+                done = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                      text=True, cwd=Path(__file__).parents[1])  # fmt: skip
+                if done.returncode != 0:
+                    raise RuntimeError(f"seed-group bench failed:\n{done.stderr[-3000:]}")
+                results[group_size].append(json.loads(done.stdout.strip().splitlines()[-1]))
+        per_hour = {
+            size: seeds * 3600 / statistics.median(r["seconds"] for r in results[size])
+            for size in results
+        }
+        peak = max(r["peak_mib"] for r in results[seeds])
+        gates = {"lstm": 4, "gru": 3}.get(cell, 1)
+        spec = seed_group_spec(cell, steps, quick)
+        shape = Shape(spec.batch_size, spec.length, spec.units)
+        setting = (f"{cell}, {shape}, {steps} steps, {seeds} seeds, fresh process, "
+                   f"peak {peak:.0f} MiB grouped")  # fmt: skip
+        rows.append(_row("seed groups", setting, f"seed_group {seeds}", "seed_group 1",
+                         per_hour[seeds], per_hour[1], 4.0, repeats,
+                         steps * step_flops(shape, gates) / 3600, unit_hour=True))  # fmt: skip
+    return rows
+
+
 def grid_rows(workers_list=(1, 2), repeats: int = 3, only: str | None = None) -> list[dict]:
     """Runs per hour of smoke.toml with 1 and with 2 workers.
 
@@ -260,6 +333,11 @@ def run_bench(out_dir: Path, quick: bool = False, stream=sys.stdout) -> list[dic
     steps, repeats = (2, 1) if quick else (10, 5)
     rows = cell_rows(shapes, steps, repeats)
     rows += instrumentation_rows(shapes[0], steps, repeats)
+    rows += (
+        seed_group_rows(cells=("lstm",), seeds=2, steps=4, repeats=1, quick=True)
+        if quick
+        else seed_group_rows()
+    )
     rows += grid_rows(repeats=1, only="adding12-lstm-standard") if quick else grid_rows()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

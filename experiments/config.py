@@ -8,6 +8,7 @@ A grid file looks like this (see `configs/default.toml`):
     [base]                        # what every run shares unless a sweep says otherwise
     units = 32
     steps = 300
+    seed_group = 32               # a configuration's seeds train together, up to 32 at once
 
     [schemes.relu_everything]     # optional: activation schemes beside the built-in ones
     gates = "relu"
@@ -53,6 +54,12 @@ from experiments.vocabulary import (
     STANDARD,
 )
 
+# Seeds trained together by default (`seed_group`): what `make bench` measured fastest on the
+# 2-core machine; see the README's Performance section.
+DEFAULT_SEED_GROUP = 32
+# Fields that change how a run is executed, not its result: left out of its hash.
+_EXECUTION_FIELDS = ("seed_group",)
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -82,6 +89,7 @@ class RunSpec:
     timestep_every: int = 50  # record ||dL/dx_t|| every K steps (0: never)
     jit_compile: bool = False  # XLA for the step: its compile time outweighs it on short runs
     deterministic: bool = False  # TF op determinism (turns XLA off)
+    seed_group: int = DEFAULT_SEED_GROUP  # at most this many seeds train as one group (1: alone)
     seed: int = 0
 
     @property
@@ -93,7 +101,10 @@ class RunSpec:
 
     @property
     def spec_hash(self) -> str:
-        payload = json.dumps(self.to_dict(), sort_keys=True).encode()
+        # `seed_group` says how the run is executed, not what it computes (a grouped seed equals
+        # its single run within float32 rounding), so a grid resumes across a change of it.
+        identity = {k: v for k, v in self.to_dict().items() if k not in _EXECUTION_FIELDS}
+        payload = json.dumps(identity, sort_keys=True).encode()
         return hashlib.sha1(payload).hexdigest()[:8]
 
     def to_dict(self) -> dict:
@@ -128,7 +139,17 @@ _SPEC_FIELDS = {f.name: f for f in dataclasses.fields(RunSpec)}
 _DERIVED = {"grid", "seed", *SCHEME_PARTS}
 _SETTABLE = sorted(set(_SPEC_FIELDS) - _DERIVED)
 _TOP_KEYS = ("name", "seeds", "base", "schemes", "sweep")
-_POSITIVE_INTS = ("length", "units", "depth", "batch_size", "steps", "eval_every", "eval_size")
+_POSITIVE_INTS = (
+    "length",
+    "units",
+    "depth",
+    "batch_size",
+    "steps",
+    "eval_every",
+    "eval_size",
+    "seed_group",
+)
+_SCALAR_ONLY = ("seed_group",)  # a list would give runs that differ in nothing they compute
 _POSITIVE_FLOATS = ("learning_rate", "clip_threshold")
 MAX_RUNS = 100_000  # a bigger product of axes is a typo, not a grid (and would not fit in memory)
 
@@ -248,6 +269,9 @@ def _check_values(table: dict, where: str, schemes: dict, allow_lists: bool) -> 
             problems.append(f"{where}: unknown key `{key}`{hint}; valid keys: {_SETTABLE}")
             continue
         values = value if isinstance(value, list) else [value]
+        if isinstance(value, list) and key in _SCALAR_ONLY:
+            problems.append(f"{where} {key}: expected a single value, got a list")
+            continue
         if isinstance(value, list) and (not allow_lists or not value):
             problems.append(
                 f"{where} {key}: "
@@ -283,7 +307,11 @@ def _check_value(key: str, value, schemes: dict) -> str | None:
             return f"expected an integer >= 0 (0: never), got {value!r}"
         return None
     if key in _POSITIVE_FLOATS:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not 0 < value < math.inf
+        ):
             what = "clip threshold" if key == "clip_threshold" else key.replace("_", " ")
             return f"expected a finite {what} > 0, got {value!r}"
         return None

@@ -1,7 +1,10 @@
-"""One run, start to finish: build the task and model, train, summarise, return the record files.
+"""Runs and seed groups, start to finish: build the task and model, train, summarise, return the
+record files.
 
-The runner (in the driver process, and on Ray) and the helper processes (`experiments.workers`)
-both call `train_run`; neither imports the other. A run never raises for a bad run: an exception
+The unit of work is a seed group (`seed_groups`): the runs of one configuration that differ only
+in their seed, trained together (`experiments.group_training`); a group of one is a single run
+(`train_run`, the one-run-at-a-time engine). The runner (in the driver process, and on Ray) and
+the helper processes (`experiments.workers`) all call `train_group`; neither imports the other. A run never raises for a bad run: an exception
 becomes a `failed` record with its traceback, and a divergence is a result (`diverged`). Only the
 stop signal (`Stopped`) ends a run without a record: the grid is being stopped, and the run is
 trained again when the grid resumes.
@@ -15,6 +18,26 @@ import traceback
 from experiments import records
 from experiments.config import RunSpec, task_for
 from experiments.vocabulary import SPEC_FILE, SUMMARY_FILE
+
+Group = tuple[RunSpec, ...]
+
+
+def seed_groups(specs: list[RunSpec]) -> list[Group]:
+    """`specs` in groups that train together: runs equal but for `seed`, at most `seed_group` of
+    them per group, in the order the runs first appear.
+
+    XLA (`jit_compile`) runs stay alone: the group's batched step is not faster under XLA on
+    CPU at these shapes, and its compile costs more (README, Performance).
+    """
+    by_configuration: dict[str, list[RunSpec]] = {}
+    for spec in specs:
+        key = repr({k: v for k, v in spec.to_dict().items() if k != "seed"})
+        by_configuration.setdefault(key, []).append(spec)
+    groups = []
+    for runs in by_configuration.values():
+        size = 1 if runs[0].jit_compile else runs[0].seed_group
+        groups += [tuple(runs[i : i + size]) for i in range(0, len(runs), size)]
+    return groups
 
 
 class Stopped(BaseException):
@@ -71,6 +94,42 @@ def train_run(spec: RunSpec, stop=None) -> dict:
         return records.run_files(spec, task, log, summary)
     except Exception:
         return failed_run_files(spec, traceback.format_exc(), time.perf_counter() - start)
+
+
+def train_group(group: Group, stop=None) -> list[dict]:
+    """Trains a seed group and returns each run's record files, in the order of `group`.
+
+    A group of one is `train_run`. Otherwise the seeds train as one model
+    (`group_training.train_group`); each seed's files are what its single run would write, and
+    its summary says the group's size. An exception fails every run of the group, with the
+    traceback; `Stopped` propagates (no run of the group is recorded).
+    """
+    if len(group) == 1:
+        return [train_run(group[0], stop)]
+    import keras
+    import tensorflow as tf
+
+    start = time.perf_counter()
+    try:
+        tf.get_logger().setLevel("ERROR")
+        keras.backend.clear_session()
+        if group[0].deterministic:
+            tf.config.experimental.enable_op_determinism()
+        from experiments import group_training
+
+        task = task_for(group[0])
+        logs = group_training.train_group(list(group), task, on_step=_stop_check(stop))
+        wall = time.perf_counter() - start
+        files = []
+        for spec, log in zip(group, logs, strict=True):
+            summary = records.summarize(task, log, wall / len(group))
+            summary.update(group_size=len(group), group_wall_seconds=wall)
+            files.append(records.run_files(spec, task, log, summary))
+        return files
+    except Exception:
+        error = traceback.format_exc()
+        wall = time.perf_counter() - start
+        return [failed_run_files(spec, error, wall / len(group)) for spec in group]
 
 
 def _stop_check(stop):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 
 from custom_layers import IndRNN, SwappableGRU, SwappableLSTM, SwappableSimpleRNN
+from experiments import seed_axis
 from experiments.config import RunSpec
 from experiments.tasks import Task
 from experiments.vocabulary import LSTM_CELLS, OPTIMIZERS
@@ -22,15 +23,23 @@ _OPTIMIZER_CLASSES = {
 assert tuple(_OPTIMIZER_CLASSES) == OPTIMIZERS, "a vocabulary optimizer without its Keras class"
 
 
-def recurrent_layer(spec: RunSpec, return_sequences: bool, name: str) -> keras.layers.Layer:
+def _seeded(layer_class: type, seeds: int | None) -> type:
+    """`layer_class`, or its seed-group variant for `seeds` seeds (`experiments.seed_axis`)."""
+    return layer_class if seeds is None else seed_axis.stacked(layer_class, seeds)
+
+
+def recurrent_layer(
+    spec: RunSpec, return_sequences: bool, name: str, seeds: int | None = None
+) -> keras.layers.Layer:
     """One recurrent layer of the spec's cell and activation scheme.
 
     The scheme's `gates` go to every gate, `candidate` to the candidate branch (the only
     activation of a simple RNN or IndRNN) and `output` to the LSTM's c_t -> h_t activation.
+    With `seeds`, the layer holds that many copies of its weights (see `build_model`).
     """
     common = dict(return_sequences=return_sequences, name=name)
     if spec.cell in LSTM_CELLS:
-        return SwappableLSTM(
+        return _seeded(SwappableLSTM, seeds)(
             spec.units,
             activation=spec.candidate,
             recurrent_activation=spec.gates,
@@ -42,7 +51,7 @@ def recurrent_layer(spec: RunSpec, return_sequences: bool, name: str) -> keras.l
             **common,
         )
     if spec.cell == "gru":
-        return SwappableGRU(
+        return _seeded(SwappableGRU, seeds)(
             spec.units,
             activation=spec.candidate,
             recurrent_activation=spec.gates,
@@ -50,7 +59,7 @@ def recurrent_layer(spec: RunSpec, return_sequences: bool, name: str) -> keras.l
             **common,
         )
     if spec.cell == "simple_rnn":
-        return SwappableSimpleRNN(
+        return _seeded(SwappableSimpleRNN, seeds)(
             spec.units,
             activation=spec.candidate,
             recurrent_initializer=spec.recurrent_initializer,
@@ -58,7 +67,7 @@ def recurrent_layer(spec: RunSpec, return_sequences: bool, name: str) -> keras.l
         )
     if spec.cell == "indrnn":
         # Li et al. 2018 bound |u| by 2**(1/T) so no unit's gradient grows past 2x over T steps.
-        return IndRNN(
+        return _seeded(IndRNN, seeds)(
             spec.units,
             activation=spec.candidate,
             recurrent_max_abs=2 ** (1 / spec.length),
@@ -67,12 +76,16 @@ def recurrent_layer(spec: RunSpec, return_sequences: bool, name: str) -> keras.l
     raise ValueError(f"Unknown cell {spec.cell!r}")
 
 
-def build_model(spec: RunSpec, task: Task) -> keras.Model:
+def build_model(spec: RunSpec, task: Task, seeds: int | None = None) -> keras.Model:
     """The model of a run: `depth` recurrent layers and a dense head.
 
     Input: `(batch, time, features)` with `(time, features) = task.input_shape`. Output:
     `(batch, 1)` for regression, `(batch, classes)` logits for classification, and
     `(batch, time, classes)` logits for sequence classification.
+
+    With `seeds` = S, the model of a seed group: every weight has a seed axis (zeros until the
+    seeds' own initial weights are copied in) and `batch` is S batches one after another, each
+    computed with its own seed's weights (`experiments.seed_axis`).
     """
     keras.utils.set_random_seed(spec.seed)
     sequence_output = task.output_kind == "sequence_classification"
@@ -81,22 +94,25 @@ def build_model(spec: RunSpec, task: Task) -> keras.Model:
     for depth in range(1, spec.depth + 1):
         last = depth == spec.depth
         h = recurrent_layer(
-            spec, return_sequences=sequence_output or not last, name=f"rnn_{depth}"
+            spec, return_sequences=sequence_output or not last, name=f"rnn_{depth}", seeds=seeds
         )(h)
-    outputs = keras.layers.Dense(task.output_units, name="head")(h)
+    outputs = _seeded(keras.layers.Dense, seeds)(task.output_units, name="head")(h)
     return keras.Model(inputs, outputs, name=spec.cell)
 
 
-def build_optimizer(spec: RunSpec) -> keras.optimizers.Optimizer:
-    """Keras's optimizer with Keras's clipping argument named by `spec.clip`."""
-    clipping = {} if spec.clip == "none" else {spec.clip: spec.clip_threshold}
+def build_optimizer(spec: RunSpec, clipping: bool = True) -> keras.optimizers.Optimizer:
+    """Keras's optimizer with Keras's clipping argument named by `spec.clip`; with
+    `clipping=False` without it (a seed group clips each seed's gradients itself)."""
+    clipping = {} if spec.clip == "none" or not clipping else {spec.clip: spec.clip_threshold}
     return _OPTIMIZER_CLASSES[spec.optimizer](learning_rate=spec.learning_rate, **clipping)
 
 
-def build_loss(task: Task) -> keras.losses.Loss:
-    """The task's loss as a Keras loss (mean over the batch and, for sequences, every step)."""
+def build_loss(task: Task, per_example: bool = False) -> keras.losses.Loss:
+    """The task's loss as a Keras loss (mean over the batch and, for sequences, every step); with
+    `per_example`, unreduced: `(batch,)`, or `(batch, time)` for sequences."""
+    reduction = {"reduction": None} if per_example else {}
     if task.loss_name == "mse":
-        return keras.losses.MeanSquaredError()
+        return keras.losses.MeanSquaredError(**reduction)
     if task.loss_name == "sparse_categorical_crossentropy":
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=task.from_logits)
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=task.from_logits, **reduction)
     raise ValueError(f"Unknown loss {task.loss_name!r}")

@@ -1,6 +1,8 @@
-"""Executes a grid: every run not yet finished, on N local workers or on Ray.
+"""Executes a grid: every run not yet finished, in seed groups, on N local workers or on Ray.
 
-One run = build the task and model, train with the instrumented loop, return the record files.
+The unit of work is a seed group (`execution.seed_groups`): the unfinished runs of one
+configuration that differ only in their seed, trained together and returning each run's record
+files (a group of one is a single run). Workers share groups, not seeds.
 Only the driver (the process that ran `run`) writes records, atomically, so workers need no shared
 disk (Ray) and an interrupted grid leaves no half-written run folder. A run that raises is
 recorded as `failed` with its traceback and the grid goes on; a run that diverges is a result
@@ -23,23 +25,30 @@ from filelock import FileLock, Timeout
 
 from experiments import records
 from experiments.config import Grid, RunSpec, task_for
-from experiments.execution import failed_run_files, set_threads, train_run
+from experiments.execution import Group, failed_run_files, seed_groups, set_threads, train_group
 from experiments.vocabulary import CELL_BLOCKS, FAILED, LOCK_FILE, STATUSES, SUMMARY_FILE
 from experiments.workers import HelperPool, threads_per_worker
 
-# Seconds per (step x time step x gates x units^2) and per run, from runs on the 2-core machine;
-# only used for the --dry-run estimate.
+# Seconds per (step x time step x gates x units^2) and per run or group, and the share of a
+# single run's step time that each seed of a group costs, from runs on the 2-core machine; only
+# used for the --dry-run estimate.
 _SECONDS_PER_STEP_UNIT = 1.5e-8
 _SECONDS_PER_RUN = 4.0
+_SECONDS_PER_GROUP = 2.5
+_GROUPED_STEP_SHARE = 0.5
 
 
-def estimate_seconds(spec: RunSpec) -> float:
-    """A rough wall-time estimate of one run on one core (for --dry-run)."""
+def estimate_seconds(group: Group) -> float:
+    """A rough wall-time estimate of one seed group (or a single run) on one core, for --dry-run."""
+    spec = group[0]
     task = task_for(spec)
     time_steps = task.input_shape[0]
     blocks = CELL_BLOCKS[spec.cell]
     work = spec.steps * time_steps * spec.depth * blocks * spec.units * (spec.units + 16)
-    return _SECONDS_PER_RUN + work * spec.batch_size / 32 * _SECONDS_PER_STEP_UNIT
+    step_seconds = work * spec.batch_size / 32 * _SECONDS_PER_STEP_UNIT
+    if len(group) == 1:
+        return _SECONDS_PER_RUN + step_seconds
+    return _SECONDS_PER_GROUP + len(group) * step_seconds * _GROUPED_STEP_SHARE
 
 
 # ---------------------------------------------------------------------------------------------
@@ -47,18 +56,18 @@ def estimate_seconds(spec: RunSpec) -> float:
 
 
 def _local(
-    todo: list[RunSpec], workers: int, threads: int, retries: int, on_start, helpers=None
+    todo: list[Group], workers: int, threads: int, retries: int, on_start, helpers=None
 ) -> Iterator[tuple[RunSpec, dict]]:
-    """`workers` runs at once: one in a thread of the driver process, which has TensorFlow loaded
-    already, and the others in `workers - 1` helper processes (`helpers`, or started here).
+    """`workers` seed groups at once: one in a thread of the driver process, which has TensorFlow
+    loaded already, and the others in `workers - 1` helper processes (`helpers`, or started here).
 
-    A dead helper breaks its whole pool: every run in flight there is charged an attempt and
-    re-queued (or failed after `retries`), and a new pool starts. A run in the driver has no such
-    retry: if the driver dies, the grid stops, and running it again resumes.
+    A dead helper breaks its whole pool: every group in flight there is charged an attempt and
+    re-queued (or failed after `retries`), and a new pool starts. A group in the driver has no
+    such retry: if the driver dies, the grid stops, and running it again resumes.
     """
     set_threads(threads)
     queue = list(todo)
-    attempts = {spec.run_id: 0 for spec in todo}
+    attempts = dict.fromkeys(todo, 0)
     stop = threading.Event()
     own = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run")
     if workers > 1 and helpers is None:
@@ -66,58 +75,61 @@ def _local(
     in_own: dict = {}
     in_helpers: dict = {}
 
-    def start_run(spec: RunSpec, submit, running: dict, *args) -> None:
-        attempts[spec.run_id] += 1
-        running[submit(*args)] = spec
-        on_start(spec)
+    def start_group(group: Group, submit, running: dict, *args) -> None:
+        attempts[group] += 1
+        running[submit(*args)] = group
+        for spec in group:
+            on_start(spec)
 
     try:
         while queue or in_own or in_helpers:
             if queue and not in_own:
-                spec = queue.pop(0)
-                start_run(spec, own.submit, in_own, train_run, spec, stop)
+                group = queue.pop(0)
+                start_group(group, own.submit, in_own, train_group, group, stop)
             while helpers is not None and queue and len(in_helpers) < workers - 1:
-                spec = queue.pop(0)
-                start_run(spec, helpers.submit, in_helpers, spec.to_dict())
+                group = queue.pop(0)
+                start_group(group, helpers.submit, in_helpers, [s.to_dict() for s in group])
             done, _ = wait([*in_own, *in_helpers], return_when=FIRST_COMPLETED)
             broken = False
             for future in done:
                 running = in_own if future in in_own else in_helpers
                 try:
-                    files = future.result()
-                except BrokenProcessPool:  # a helper died; its runs are handled below
+                    results = future.result()
+                except BrokenProcessPool:  # a helper died; its groups are handled below
                     broken = True
                     continue
-                spec = running.pop(future)
-                files[SUMMARY_FILE]["attempts"] = attempts[spec.run_id]
-                yield spec, files
+                group = running.pop(future)
+                for spec, files in zip(group, results, strict=True):
+                    files[SUMMARY_FILE]["attempts"] = attempts[group]
+                    yield spec, files
             if broken:
                 helpers.close()
-                for spec in in_helpers.values():
-                    if attempts[spec.run_id] > retries:
+                for group in in_helpers.values():
+                    if attempts[group] > retries:
                         message = (
-                            f"the worker process running this run died {attempts[spec.run_id]} "
+                            f"the worker process running this run died {attempts[group]} "
                             f"time(s) (killed, or out of memory); gave up after {retries} retries"
                         )
-                        files = failed_run_files(spec, message)
-                        files[SUMMARY_FILE]["attempts"] = attempts[spec.run_id]
-                        yield spec, files
+                        for spec in group:
+                            files = failed_run_files(spec, message)
+                            files[SUMMARY_FILE]["attempts"] = attempts[group]
+                            yield spec, files
                     else:
-                        queue.insert(0, spec)
+                        queue.insert(0, group)
                 in_helpers.clear()
                 helpers = HelperPool(workers - 1, threads)
     finally:
-        stop.set()  # every run in flight stops after its current step
+        stop.set()  # every group in flight stops after its current step
         if helpers is not None:
             helpers.close()
         own.shutdown(wait=True)
 
 
 def _ray(
-    todo: list[RunSpec], cpus_per_run: int, retries: int, address: str | None, on_start
+    todo: list[Group], cpus_per_run: int, retries: int, address: str | None, on_start
 ) -> Iterator[tuple[RunSpec, dict]]:
-    """One Ray task per run; the task returns the record files, so workers need no shared disk.
-    Ray itself retries a task whose worker died (`max_retries`)."""
+    """One Ray task per seed group; the task returns the record files, so workers need no shared
+    disk. Ray itself retries a task whose worker died (`max_retries`)."""
     import ray
 
     started_here = not ray.is_initialized()
@@ -126,25 +138,27 @@ def _ray(
     try:
         remote = ray.remote(num_cpus=cpus_per_run, max_retries=retries)(_train_on_ray)
         pending = {}
-        for spec in todo:
-            pending[remote.remote(spec.to_dict(), cpus_per_run)] = spec
-            on_start(spec)
+        for group in todo:
+            pending[remote.remote([s.to_dict() for s in group], cpus_per_run)] = group
+            for spec in group:
+                on_start(spec)
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
-            spec = pending.pop(done[0])
+            group = pending.pop(done[0])
             try:
-                files = ray.get(done[0])
+                results = ray.get(done[0])
             except ray.exceptions.RayError as e:
-                files = failed_run_files(spec, f"the Ray task failed after {retries} retries: {e}")
-            yield spec, files
+                message = f"the Ray task failed after {retries} retries: {e}"
+                results = [failed_run_files(spec, message) for spec in group]
+            yield from zip(group, results, strict=True)
     finally:
         if started_here:
             ray.shutdown()
 
 
-def _train_on_ray(spec_dict: dict, threads: int) -> dict:
+def _train_on_ray(spec_dicts: list[dict], threads: int) -> list[dict]:
     set_threads(threads)
-    return train_run(RunSpec.from_dict(spec_dict))
+    return train_group(tuple(RunSpec.from_dict(d) for d in spec_dicts))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,10 +264,11 @@ def run_grid(
     """Runs every run of `grid` not yet finished under `out_dir/<grid.name>/`.
 
     Args:
-        workers: local executor: runs at once, each with an equal share of the CPU threads: one
-            in this process (in a thread), the others in `workers - 1` helper processes.
+        workers: local executor: seed groups at once, each with an equal share of the CPU
+            threads: one in this process (in a thread), the others in `workers - 1` helper
+            processes.
         only: run only the runs whose id contains this substring.
-        executor: `"local"` or `"ray"` (one Ray task per run, `cpus_per_run` CPUs each, on the
+        executor: `"local"` or `"ray"` (one Ray task per seed group, `cpus_per_run` CPUs each, on the
             cluster at `address`, or a local Ray instance when it is None).
         retries: how many times a run whose worker process died is tried again.
         helpers: the `workers - 1` helper processes (`workers.HelperPool`), if already started (the
@@ -271,19 +286,22 @@ def run_grid(
         specs = [s for s in grid.runs if only is None or only in s.run_id]
         records.remove_stale(grid_dir)
         todo = [s for s in specs if not records.is_finished(grid_dir, s)]
-        where = f"Ray ({cpus_per_run} CPU per run)" if executor == "ray" else f"{workers} worker(s)"
+        groups = seed_groups(todo)
+        where = (
+            f"Ray ({cpus_per_run} CPU per group)" if executor == "ray" else f"{workers} worker(s)"
+        )
         print(
             f"grid {grid.name}: {len(specs)} runs, {len(specs) - len(todo)} already finished, "
-            f"{len(todo)} to run on {where} -> {grid_dir}",
+            f"{len(todo)} to run in {len(groups)} seed group(s) on {where} -> {grid_dir}",
             file=stream,
             flush=True,
         )
         progress = Progress(len(todo), stream)
         if executor == "ray":
-            results = _ray(todo, cpus_per_run, retries, address, progress.started)
+            results = _ray(groups, cpus_per_run, retries, address, progress.started)
         else:
             results = _local(
-                todo, workers, threads_per_worker(workers), retries, progress.started, helpers
+                groups, workers, threads_per_worker(workers), retries, progress.started, helpers
             )
         try:
             for spec, files in results:

@@ -39,10 +39,10 @@ class HelperPool:
         for _ in range(processes):  # a spawned pool starts a process per task it cannot place
             self.pool.submit(int)
 
-    def submit(self, spec_dict: dict) -> Future:
-        """Trains the run of `spec_dict` (`RunSpec.to_dict()`) in a helper; the future's result is
-        its record files, or None if `close` stopped it first."""
-        future = self.pool.submit(_train_in_helper, spec_dict)
+    def submit(self, spec_dicts: list[dict]) -> Future:
+        """Trains the seed group of `spec_dicts` (`RunSpec.to_dict()` each) in a helper; the
+        future's result is each run's record files, or None if `close` stopped it first."""
+        future = self.pool.submit(_train_in_helper, spec_dicts)
         self.in_flight.add(future)
         future.add_done_callback(self.in_flight.discard)
         return future
@@ -68,16 +68,17 @@ def _init_helper(threads: int, stop_event) -> None:
     # Ctrl-C reaches the whole process group; the driver alone decides what to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _STOP = stop_event
-    from experiments import execution, models, training  # noqa: F401  the imports are the warm-up
+    from experiments import execution, group_training, models  # noqa: F401  the imports warm up
 
     execution.set_threads(threads)
 
 
-def _train_in_helper(spec_dict: dict) -> dict | None:
+def _train_in_helper(spec_dicts: list[dict]) -> list[dict] | None:
     from experiments import execution
     from experiments.config import RunSpec
 
     try:
-        return execution.train_run(RunSpec.from_dict(spec_dict), stop=_STOP)
+        group = tuple(RunSpec.from_dict(d) for d in spec_dicts)
+        return execution.train_group(group, stop=_STOP)
     except execution.Stopped:
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 
 from experiments import bench
 
@@ -15,11 +16,16 @@ def test_quick_bench_writes_every_comparison(tmp_path):
     with (tmp_path / "bench.csv").open() as f:
         written = list(csv.DictReader(f))
     assert list(written[0]) == list(bench.COLUMNS)
-    # 3 cell pairs x 2 XLA settings + 2 x 2 instrumented + the grid (2 runs of smoke.toml)
-    assert len(written) == len(rows) == 11
+    # 3 cell pairs x 2 XLA settings + 2 x 2 instrumented + seed groups + the grid
+    assert len(written) == len(rows) == 12
     pairs = {(r["a"], r["b"]) for r in written}
     assert ("SwappableLSTM", "keras LSTM") in pairs and ("SwappableGRU", "keras GRU") in pairs
     assert ("instrumented + dL/dx_t every 50", "plain fit step") in pairs
+    group = written[-2]
+    assert (group["a"], group["b"]) == ("seed_group 2 (runs/h)", "seed_group 1")
+    assert group["setting"].startswith("lstm, batch 32, T 5, units 4, 4 steps, 2 seeds")
+    assert group["target"] == ">= 4" and float(group["a_roof_fraction"]) >= 0
+    assert re.search(r"peak \d+ MiB grouped$", group["setting"])
     grid = written[-1]
     assert (grid["a"], grid["b"]) == ("2 workers (runs/h)", "1 worker")
     assert grid["setting"] == "smoke.toml, 2 runs, fresh process" and grid["target"] == ">= 1.6"

@@ -8,6 +8,8 @@ expected message on stderr, and nothing written to the out folder. `--dry-run`, 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -249,10 +251,32 @@ def test_dry_run_lists_every_run_and_an_estimate_and_writes_nothing(
     out = tmp_path / "out"
     code, stdout, _ = run_cli(["run", str(path), "--out", str(out), "--dry-run"], capsys)
     assert code == 0
+    groups = {}
     for spec in grid.runs:
-        assert re.search(rf"^{re.escape(spec.run_id)}\s+~\d+ s$", stdout, re.MULTILINE)
-    assert re.search(rf"^{len(grid.runs)} runs, about [\d.]+ min on one core", stdout, re.M)
+        line = rf"^{re.escape(spec.run_id)}\s+group (\d+) \((\d+) seeds, ~\d+ s\)$"
+        match = re.search(line, stdout, re.MULTILINE)
+        assert match, spec.run_id
+        groups.setdefault(match[1], []).append((spec, int(match[2])))
+    for members in groups.values():  # a group is one configuration's seeds, and says its size
+        assert len({repr({**s.to_dict(), "seed": 0}) for s, _ in members}) == 1
+        assert all(size == len(members) for _, size in members)
+    assert len(groups) < len(grid.runs)
+    assert re.search(
+        rf"^{len(grid.runs)} runs in {len(groups)} seed group\(s\), about [\d.]+ min on one core",
+        stdout,
+        re.M,
+    )
     assert not out.exists()
+
+
+def test_dry_run_says_when_workers_outnumber_the_groups(write_grid, tmp_path, capsys):
+    path = write_grid('name = "g"\nseeds = [0, 1, 2]\n[base]\nsteps = 2\n')
+    args = ["run", str(path), "--out", str(tmp_path), "--dry-run", "--workers", "3"]
+    code, stdout, _ = run_cli(args, capsys)
+    assert code == 0
+    assert "1 seed group(s) for 3 workers" in stdout
+    code, stdout, _ = run_cli([*args[:-1], "1"], capsys)
+    assert "workers share groups" not in stdout
 
 
 def test_only_filters_runs(write_grid, grid_text, tmp_path, capsys):
@@ -266,7 +290,7 @@ def test_only_filters_runs(write_grid, grid_text, tmp_path, capsys):
     listed = [line.split()[0] for line in stdout.splitlines() if "~" in line]
     assert sorted(listed) == sorted(s.run_id for s in grid.runs if s.cell == "gru")
     assert len(listed) == 4
-    assert "4 runs, about" in stdout
+    assert "4 runs in 2 seed group(s), about" in stdout
 
     code, _, stderr = run_cli(["run", str(path), "--out", str(out), "--only", "xyz"], capsys)
     assert code == 2 and "xyz" in stderr
@@ -294,3 +318,27 @@ def test_shipped_grids_are_valid(name):
         schemes = {r.scheme for r in runs if r.cell == "lstm"}
         assert {"standard", "relu_candidate", "relu_gates", "hard_sigmoid_gates"} <= schemes
         assert len({r.length for r in runs if r.task == "adding"}) >= 2
+
+
+# --------------------------------------------------------------------------------------------------
+# seed_group
+
+
+def test_seed_group_is_a_positive_scalar():
+    grid = expand_grid({"seeds": [0, 1], "base": {"seed_group": 4}})
+    assert {s.seed_group for s in grid.runs} == {4}
+    for bad in (0, -2, 1.5, "8", True):
+        with pytest.raises(ConfigError, match=r"\[base\] seed_group: expected a positive integer"):
+            expand_grid({"base": {"seed_group": bad}})
+    # A list would make runs that differ in nothing they compute (and share their run ids).
+    with pytest.raises(ConfigError, match=r"seed_group: expected a single value, got a list"):
+        expand_grid({"sweep": [{"seed_group": [1, 8]}]})
+
+
+def test_seed_group_is_left_out_of_the_run_id():
+    alone, grouped = RunSpec(seed_group=1), RunSpec(seed_group=32)
+    assert alone.run_id == grouped.run_id and alone.to_dict() != grouped.to_dict()
+    # The hash is the one of the spec's fields before seed_group existed: old grids resume.
+    before = {k: v for k, v in RunSpec().to_dict().items() if k != "seed_group"}
+    payload = json.dumps(before, sort_keys=True).encode()
+    assert RunSpec(seed_group=7).spec_hash == hashlib.sha1(payload).hexdigest()[:8]

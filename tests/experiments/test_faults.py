@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import multiprocessing
 import os
 import signal
@@ -187,7 +189,7 @@ import sys
 from pathlib import Path
 from experiments import runner
 from experiments.config import expand_grid
-grid = expand_grid({"name": "det", "seeds": [3], "base": {**%r, "deterministic": True},
+grid = expand_grid({"name": "det", "seeds": [3, 4], "base": {**%r, "deterministic": True},
                     "sweep": [{"cell": ["lstm", "gru"], "clip": "global_clipnorm"}]})
 runner.run_grid(grid, Path(sys.argv[1]), workers=1)
 """
@@ -205,8 +207,9 @@ def test_deterministic_runs_give_identical_records(tmp_path):
         )
     runs_a = sorted((tmp_path / "a" / "det" / "runs").iterdir())
     runs_b = sorted((tmp_path / "b" / "det" / "runs").iterdir())
-    assert [f.name for f in runs_a] == [f.name for f in runs_b] and len(runs_a) == 2
+    assert [f.name for f in runs_a] == [f.name for f in runs_b] and len(runs_a) == 4
     for a, b in zip(runs_a, runs_b, strict=True):
+        assert json.loads((a / "summary.json").read_text())["group_size"] == 2  # grouped
         steps_a, steps_b = pd.read_csv(a / "steps.csv"), pd.read_csv(b / "steps.csv")
         # `seconds` is the wall clock; every logged value must be identical to the bit.
         pd.testing.assert_frame_equal(
@@ -220,13 +223,17 @@ def test_ray_and_local_executors_give_the_same_summaries(tmp_path):
     pytest.importorskip("ray")
     path = REPO / "experiments" / "configs" / "smoke.toml"
     grid = load_grid(path)
+    # Two seeds per configuration: each Ray task trains a seed group of 2.
+    grid = dataclasses.replace(
+        grid, runs=tuple(dataclasses.replace(s, seed=k) for s in grid.runs for k in (0, 1))
+    )
     only = "adding12-lstm"
     devnull = open(os.devnull, "w")
     runner.run_grid(grid, tmp_path / "local", workers=2, only=only, stream=devnull)
     result = runner.run_grid(
         grid, tmp_path / "ray", executor="ray", cpus_per_run=1, only=only, stream=devnull
     )
-    assert result.counts["completed"] == 4
+    assert result.counts["completed"] == 8
     local = sorted((tmp_path / "local" / "smoke" / "runs").iterdir())
     remote = sorted((tmp_path / "ray" / "smoke" / "runs").iterdir())
     assert [f.name for f in local] == [f.name for f in remote]
@@ -234,6 +241,7 @@ def test_ray_and_local_executors_give_the_same_summaries(tmp_path):
         assert_complete(b)
         sa, sb = summary(a), summary(b)
         assert (sa["status"], sa["solved"]) == (sb["status"], sb["solved"])
+        assert sa["group_size"] == sb["group_size"] == 2
         for key in ("final_loss", "final_metric", "final_train_loss"):
             assert sa[key] == pytest.approx(sb[key], rel=1e-6), (a.name, key)
         steps_a, steps_b = pd.read_csv(a / "steps.csv"), pd.read_csv(b / "steps.csv")

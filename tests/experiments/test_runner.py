@@ -425,3 +425,47 @@ def test_no_report_trains_and_writes_no_report(tmp_path, write_grid, tiny_base, 
     assert_complete(folder)
     assert not (grid_dir / "report.md").exists() and not (grid_dir / "summary.csv").exists()
     assert f"report: python -m experiments report {grid_dir}" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------------------------------
+# Seed groups
+
+
+def test_a_group_with_2_of_4_seeds_finished_resumes_by_training_only_the_other_2(
+    tmp_path, write_grid, tiny_base
+):
+    # What a grid stopped after its first group of 2 leaves: seeds 0 and 1 finished, 2 and 3 not.
+    done_first = write_grid(f'name = "g"\nseeds = [0, 1]\n{tiny_base}', "first.toml")
+    runner.run_grid(load_grid(done_first), tmp_path / "out", stream=io.StringIO())
+    grid_dir = tmp_path / "out" / "g"
+    finished = {f.name: (f / "summary.json").stat().st_mtime_ns for f in run_folders(grid_dir)}
+    assert len(finished) == 2
+
+    grid = load_grid(write_grid(f'name = "g"\nseeds = [0, 1, 2, 3]\n{tiny_base}seed_group = 4\n'))
+    stream = io.StringIO()
+    result = runner.run_grid(grid, tmp_path / "out", stream=stream)
+    assert "4 runs, 2 already finished, 2 to run in 1 seed group(s)" in stream.getvalue()
+    assert result.skipped == 2 and result.counts["completed"] == 2
+    for name, mtime in finished.items():  # not trained again
+        assert (grid_dir / "runs" / name / "summary.json").stat().st_mtime_ns == mtime
+    new = [f for f in run_folders(grid_dir) if f.name not in finished]
+    assert sorted(json.loads((f / "spec.json").read_text())["spec"]["seed"] for f in new) == [2, 3]
+    for folder in new:
+        assert_complete(folder)
+        assert summary(folder)["group_size"] == 2  # the two trained together
+    for name in finished:
+        assert "group_size" in summary(grid_dir / "runs" / name)  # seeds 0 and 1 were a group
+
+
+def test_a_grouped_run_writes_what_its_single_run_writes(tmp_path, make_spec):
+    specs = [make_spec(seed=s) for s in (0, 1)]
+    grouped = runner.train_group(tuple(specs))
+    for spec, files in zip(specs, grouped, strict=True):
+        single = train_run(spec)
+        assert set(files) == set(single)
+        for name in ("steps.csv", "variables.csv", "timesteps.csv", "eval.csv"):
+            (g_columns, g_rows), (s_columns, s_rows) = files[name], single[name]
+            assert g_columns == s_columns and len(g_rows) == len(s_rows)
+            assert [r[:1] for r in g_rows] == [r[:1] for r in s_rows]
+        assert files["spec.json"]["spec"] == single["spec.json"]["spec"]
+        assert files["spec.json"]["task"] == single["spec.json"]["task"]

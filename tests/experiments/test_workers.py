@@ -40,7 +40,7 @@ def test_threads_per_worker_shares_the_cores(monkeypatch):
 def test_close_stops_a_run_in_flight(make_spec):
     long_run = make_spec(steps=1_000_000, eval_every=100_000, timestep_every=0)  # hours
     helpers = workers.HelperPool(1, threads=1)
-    future = helpers.submit(long_run.to_dict())
+    future = helpers.submit([long_run.to_dict()])
     time.sleep(8)  # TensorFlow imported, the run traced and training (or about to be)
     start = time.monotonic()
     helpers.close(grace_seconds=120)

@@ -1,0 +1,347 @@
+"""Training a seed group: the runs of one configuration that differ only in their seed, together.
+
+The group's model holds every seed's weights along a seed axis (`experiments.seed_axis`), so one
+model build, one trace and one compiled step serve all S seeds, and each step runs one batched
+matmul per time step instead of S small ones. Each seed keeps exactly what its single run has:
+
+- its initial weights, copied from the model a single run of that seed builds (bit-identical);
+- its data: its own training stream `default_rng([seed, 0])` and held-out set;
+- its loss, the mean over its own batch; the step differentiates the sum of the seeds' losses,
+  whose gradient with respect to seed s's weights is seed s's own gradient;
+- its clipping, computed here per seed with the rules of Keras's optimizer arguments (the group's
+  optimizer is built without them): `clipnorm` per variable per seed, `global_clipnorm` over that
+  seed's gradients alone, `clipvalue` elementwise;
+- its optimizer state: Adam, SGD with momentum and RMSprop update elementwise.
+
+No reduction runs across the seed axis, so no norm, statistic or NaN crosses from one seed to
+another. A seed whose loss or gradient norm is not finite is recorded `diverged` at that step, as a
+single run is, and its weights are frozen at their last finite values (the step restores them
+after the update) while the others train on.
+
+Per step, all seeds' scalars and per-variable norms come back in one tensor; the CSV rows are built
+once, at the end, from the stacked arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from experiments import models, seed_axis
+from experiments.config import RunSpec
+from experiments.training import TrainingLog, variable_names
+from experiments.vocabulary import DIVERGED
+
+# The per-seed scalars of `stats`, in column order; the variable norms and their clipped values
+# follow, one column per variable each.
+SCALARS = ("loss", "grad_norm", "grad_norm_clipped", "max_abs_grad", "clip_fraction")
+
+
+def _others(rank: int, axis: int) -> tuple:
+    return tuple(i for i in range(rank) if i != axis)
+
+
+def _along(values, axis: int, rank: int):
+    """`values (S,)` shaped to broadcast along the seed axis `axis` of a rank-`rank` tensor."""
+    shape = [1] * rank
+    shape[axis] = -1
+    return ops.reshape(values, shape)
+
+
+def clip_seed_gradients(grads: list, axes: list[int], mode: str, threshold: float):
+    """Clips each seed's gradients alone, with the rule of the Keras optimizer argument `mode`.
+
+    Args:
+        grads: one gradient per variable, each the stored shape of its variable (a seed axis).
+        axes: the seed axis of each gradient.
+        mode, threshold: as `training.clip_gradients`, whose single-seed results these equal.
+
+    Returns:
+        `(clipped, clip_fraction)`: the clipped gradients (shapes as `grads`) and, per seed
+        `(S,)`, the fraction that clipping changed (values, variables, or 0/1 for the global norm).
+    """
+    sums = [
+        ops.sum(ops.square(g), axis=_others(len(g.shape), a))
+        for g, a in zip(grads, axes, strict=True)
+    ]
+    seeds = grads[0].shape[axes[0]]
+    if mode == "none":
+        return list(grads), ops.zeros((seeds,))
+    if mode == "clipvalue":
+        clipped = [ops.clip(g, -threshold, threshold) for g in grads]
+        changed = sum(
+            ops.sum(ops.cast(ops.abs(g) > threshold, "float32"), axis=_others(len(g.shape), a))
+            for g, a in zip(grads, axes, strict=True)
+        )
+        total = sum(math.prod(g.shape) for g in grads) // seeds
+        return clipped, changed / total
+    if mode == "clipnorm":
+        clipped = []
+        for g, a, l2sum in zip(grads, axes, sums, strict=True):
+            # tf.clip_by_norm's arithmetic, per seed (what the TF optimizer's clipnorm calls).
+            positive = l2sum > 0
+            l2norm = ops.where(positive, ops.sqrt(ops.where(positive, l2sum, 1.0)), l2sum)
+            bound = _along(ops.maximum(l2norm, threshold), a, len(g.shape))
+            clipped.append(g * threshold / bound)
+        changed = sum(ops.cast(ops.sqrt(s) > threshold, "float32") for s in sums)
+        return clipped, changed / len(grads)
+    if mode == "global_clipnorm":
+        norm = ops.sqrt(sum(sums))
+        # keras.src.optimizers.base_optimizer.clip_by_global_norm's expression, per seed.
+        scale = threshold * ops.minimum(1.0 / norm, 1.0 / threshold) + (norm - norm)
+        clipped = [g * _along(scale, a, len(g.shape)) for g, a in zip(grads, axes, strict=True)]
+        return clipped, ops.cast(norm > threshold, "float32")
+    raise ValueError(f"Unknown clipping mode {mode!r}")
+
+
+def make_group_step(model, optimizer, loss_fn, spec: RunSpec, axes: list[int], timesteps: bool):
+    """Compiles one instrumented training step of a seed group of S seeds.
+
+    Args:
+        model: the group's model (`models.build_model(..., seeds=S)`).
+        optimizer: built without clipping (the step clips per seed).
+        loss_fn: the task's loss, unreduced (`models.build_loss(task, per_example=True)`).
+        axes: the seed axis of each trainable variable.
+        timesteps: also return ||dL/dx_t|| per seed.
+
+    Returns:
+        `step(x, y, alive) -> dict` with `x (S * batch, time, features)` (the seeds' batches one
+        after another), `y` their targets likewise, `alive (S,)` bools (a seed that is not alive,
+        or whose loss or gradient norm is not finite at this step, keeps its weights). The dict holds `stats (S, 6 + 2 * num_variables)`: the `SCALARS`, the
+        learning rate, each variable's gradient norm and its clipped norm; `predictions` (the
+        model output, `(S * batch, ...)`); with `timesteps`, `timestep_norms (S, time)`.
+    """
+    variables = model.trainable_variables
+
+    def step(x, y, alive):
+        seeds = alive.shape[0]
+        with tf.GradientTape() as tape:
+            if timesteps:
+                tape.watch(x)
+            predictions = model(x, training=True)
+            losses = ops.mean(ops.reshape(loss_fn(y, predictions), (seeds, -1)), axis=1)
+            total = ops.sum(losses)
+        targets = variables + [x] if timesteps else variables
+        all_grads = tape.gradient(total, targets)
+        grads = all_grads[: len(variables)]
+        clipped, clip_fraction = clip_seed_gradients(grads, axes, spec.clip, spec.clip_threshold)
+
+        def per_variable(fn, tensors):
+            return ops.stack(
+                [fn(g, axis=_others(len(g.shape), a)) for g, a in zip(tensors, axes, strict=True)],
+                axis=1,
+            )
+
+        norms = ops.sqrt(per_variable(ops.sum, [ops.square(g) for g in grads]))
+        norms_clipped = ops.sqrt(per_variable(ops.sum, [ops.square(g) for g in clipped]))
+        grad_norm = ops.sqrt(ops.sum(ops.square(norms), axis=1))
+        # A seed that was not alive, or diverges at this step, keeps its weights: frozen at its
+        # last finite values (a single run's weights after its diverging step are never used).
+        keep = ops.logical_and(alive, ops.isfinite(losses) & ops.isfinite(grad_norm))
+        # Snapshots taken before the update, and the update ordered after them.
+        before = [tf.identity(v.value) for v in variables]
+        with tf.control_dependencies(before):
+            optimizer.apply(clipped, variables)
+        for v, old, a in zip(variables, before, axes, strict=True):
+            v.assign(ops.where(_along(keep, a, len(old.shape)), v, old))
+        scalars = [
+            losses,
+            grad_norm,
+            ops.sqrt(ops.sum(ops.square(norms_clipped), axis=1)),
+            ops.max(per_variable(ops.max, [ops.abs(g) for g in grads]), axis=1),
+            clip_fraction,
+            ops.zeros((seeds,)) + ops.cast(optimizer.learning_rate, "float32"),
+        ]
+        out = {
+            "stats": ops.concatenate([ops.stack(scalars, axis=1), norms, norms_clipped], axis=1),
+            "predictions": predictions,
+        }
+        if timesteps:
+            by_seed = ops.reshape(all_grads[-1], (seeds, -1, *x.shape[1:]))
+            out["timestep_norms"] = ops.sqrt(ops.sum(ops.square(by_seed), axis=(1, 3)))
+        return out
+
+    return tf.function(step, jit_compile=spec.jit_compile and not spec.deterministic)
+
+
+@dataclass
+class GroupModel:
+    """A seed group's model and what a single run would call its variables."""
+
+    model: object  # the keras.Model of `models.build_model(..., seeds=S)`
+    names: list[str]  # `layer/weight` per trainable variable, as `training.variable_names`
+    shapes: list[tuple]  # each variable's single-run shape
+    weight_names: list[str]  # each variable's own name (`kernel`, `bias`, ...)
+
+    @property
+    def axes(self) -> list[int]:
+        """The seed axis of each trainable variable."""
+        return [
+            seed_axis.seed_axis(s, n) for s, n in zip(self.shapes, self.weight_names, strict=True)
+        ]
+
+    def seed_weights(self, seed_index: int) -> list[np.ndarray]:
+        """The trainable weights of the group's `seed_index`-th seed, as its single run has them."""
+        return [
+            seed_axis.unstack_weights(v.numpy(), seed_index, shape, name)
+            for v, shape, name in zip(
+                self.model.trainable_variables, self.shapes, self.weight_names, strict=True
+            )
+        ]
+
+
+def build_group(specs: list[RunSpec], task) -> GroupModel:
+    """The group's model with every seed's own initial weights.
+
+    Each seed's weights come from the model its single run builds (`models.build_model(spec)`),
+    so they are the same numbers.
+    """
+    singles = []
+    for spec in specs:
+        single = models.build_model(spec, task)
+        singles.append([v.numpy() for v in single.trainable_variables])
+    group = GroupModel(
+        model=models.build_model(specs[0], task, seeds=len(specs)),
+        names=variable_names(single),
+        shapes=[tuple(v.shape) for v in single.trainable_variables],
+        weight_names=[v.name for v in single.trainable_variables],
+    )
+    for i, variable in enumerate(group.model.trainable_variables):
+        variable.assign(seed_axis.stack_weights([w[i] for w in singles], group.weight_names[i]))
+    return group
+
+
+def train_group(
+    specs: list[RunSpec], task, group: GroupModel | None = None, on_step=None
+) -> list[TrainingLog]:
+    """Trains the runs `specs` (equal but for `seed`) as one seed group; one log per spec.
+
+    Each seed's log holds what its single run (`training.train`) would log, within float32
+    rounding: the batched matmul adds in another order. `seconds` is the group's elapsed time.
+
+    Args:
+        group: the group's model (`build_group(specs, task)`), built here when None; pass it to
+            read the trained weights afterwards (`group.seed_weights`).
+        on_step: called with the step number after each step (progress, stopping).
+    """
+    spec = specs[0]
+    seeds = len(specs)
+    group = group or build_group(specs, task)
+    model, names, axes = group.model, group.names, group.axes
+    optimizer = models.build_optimizer(spec, clipping=False)
+    loss_fn = models.build_loss(task, per_example=True)
+    plain_step = make_group_step(model, optimizer, loss_fn, spec, axes, timesteps=False)
+    timestep_step = (
+        make_group_step(model, optimizer, loss_fn, spec, axes, timesteps=True)
+        if spec.timestep_every
+        else None
+    )
+    predict = tf.function(
+        lambda x: model(x, training=False), jit_compile=spec.jit_compile and not spec.deterministic
+    )
+    rngs = [np.random.default_rng([s.seed, 0]) for s in specs]  # as training.train
+    held_out = [task.eval_set(s.seed, spec.eval_size) for s in specs]
+    x_eval = tf.constant(np.concatenate([x for x, _ in held_out]))
+    alive = np.ones(seeds, dtype=bool)
+    last_step = [spec.steps] * seeds
+    diverged = [False] * seeds
+    stats, metrics, seconds, timestep_norms = [], [], [], []
+    eval_rows: list[list[dict]] = [[] for _ in specs]
+    start = time.perf_counter()
+    for step in range(1, spec.steps + 1):
+        batches = [task.batch(rng, spec.batch_size) for rng in rngs]
+        x = np.concatenate([b[0] for b in batches])
+        y = np.concatenate([b[1] for b in batches])
+        with_timesteps = timestep_step is not None and (
+            step == 1 or step % spec.timestep_every == 0
+        )
+        out = (timestep_step if with_timesteps else plain_step)(
+            tf.constant(x), tf.constant(y), tf.constant(alive)
+        )
+        row = out["stats"].numpy()
+        predictions = _by_seed(out["predictions"].numpy(), seeds)
+        metrics.append(
+            [
+                task.numpy_metric(b[1], p) if math.isfinite(row[i, 0]) and alive[i] else math.nan
+                for i, (b, p) in enumerate(zip(batches, predictions, strict=True))
+            ]
+        )
+        stats.append(row)
+        seconds.append(time.perf_counter() - start)
+        if with_timesteps:
+            timestep_norms.append((step, out["timestep_norms"].numpy()))
+        finite = np.isfinite(row[:, 0]) & np.isfinite(row[:, 1])
+        for i in np.flatnonzero(alive & ~finite):
+            alive[i], diverged[i], last_step[i] = False, True, step
+        if not alive.any():
+            break
+        if step % spec.eval_every == 0 or step == spec.steps:
+            predicted = _by_seed(predict(x_eval).numpy(), seeds)
+            for i in np.flatnonzero(alive):
+                y_eval, p = held_out[i][1], predicted[i]
+                eval_rows[i].append(
+                    {
+                        "step": step,
+                        "loss": task.numpy_loss(y_eval, p),
+                        "metric": task.numpy_metric(y_eval, p),
+                    }
+                )
+        if on_step is not None:
+            on_step(step)
+    stats = np.stack(stats)  # (steps run, S, columns)
+    return [
+        _seed_log(
+            names,
+            stats[: last_step[i], i],
+            [m[i] for m in metrics],
+            seconds,
+            [(step, norms[i]) for step, norms in timestep_norms],
+            eval_rows[i],
+            last_step[i] if diverged[i] else None,
+        )
+        for i in range(seeds)
+    ]
+
+
+def _by_seed(values: np.ndarray, seeds: int) -> np.ndarray:
+    """`(S * n, ...)` -> `(S, n, ...)`."""
+    return values.reshape(seeds, -1, *values.shape[1:])
+
+
+def _seed_log(names, stats, metrics, seconds, timestep_norms, eval_rows, step_diverged):
+    """One seed's `TrainingLog` from its rows of the group's arrays: `stats (steps, columns)`,
+    `timestep_norms` a list of `(step, norms (time,))`."""
+    log = TrainingLog(variables=names, eval_rows=eval_rows)
+    count = len(names)
+    scalars = stats[:, : len(SCALARS) + 1].tolist()
+    norms = stats[:, len(SCALARS) + 1 : len(SCALARS) + 1 + count].tolist()
+    clipped = stats[:, len(SCALARS) + 1 + count :].tolist()
+    for index, values in enumerate(scalars):
+        step = index + 1
+        log.steps.append(
+            {
+                "step": step,
+                **dict(zip(SCALARS, values[: len(SCALARS)], strict=True)),
+                "metric": metrics[index],
+                "learning_rate": values[len(SCALARS)],
+                "seconds": seconds[index],
+            }
+        )
+        log.variable_rows.extend(
+            zip([step] * count, names, norms[index], clipped[index], strict=True)
+        )
+    last = len(scalars)
+    log.timestep_rows = [
+        (step, t, norm)
+        for step, norms in timestep_norms
+        if step <= last
+        for t, norm in enumerate(norms.tolist())
+    ]
+    if step_diverged is not None:
+        log.status, log.step_diverged = DIVERGED, step_diverged
+    return log
