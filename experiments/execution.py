@@ -4,10 +4,10 @@ record files.
 The unit of work is a seed group (`seed_groups`): the runs of one configuration that differ only
 in their seed, trained together (`experiments.group_training`); a group of one is a single run
 (`train_run`, the one-run-at-a-time engine). The runner (in the driver process, and on Ray) and
-the helper processes (`experiments.workers`) all call `train_group`; neither imports the other. A run never raises for a bad run: an exception
-becomes a `failed` record with its traceback, and a divergence is a result (`diverged`). Only the
-stop signal (`Stopped`) ends a run without a record: the grid is being stopped, and the run is
-trained again when the grid resumes.
+the helper processes (`experiments.workers`) all call `train_group`; neither imports the other.
+A run never raises for a bad run: an exception becomes a `failed` record with its traceback, and
+a divergence is a result (`diverged`). Only the stop signal (`Stopped`) ends a run without a
+record: the grid is being stopped, and the run is trained again when the grid resumes.
 """
 
 from __future__ import annotations

@@ -112,9 +112,10 @@ def make_group_step(model, optimizer, loss_fn, spec: RunSpec, axes: list[int], t
     Returns:
         `step(x, y, alive) -> dict` with `x (S * batch, time, features)` (the seeds' batches one
         after another), `y` their targets likewise, `alive (S,)` bools (a seed that is not alive,
-        or whose loss or gradient norm is not finite at this step, keeps its weights). The dict holds `stats (S, 6 + 2 * num_variables)`: the `SCALARS`, the
-        learning rate, each variable's gradient norm and its clipped norm; `predictions` (the
-        model output, `(S * batch, ...)`); with `timesteps`, `timestep_norms (S, time)`.
+        or whose loss or gradient norm is not finite at this step, keeps its weights). The dict
+        holds `stats (S, 6 + 2 * num_variables)`: the `SCALARS`, the learning rate, each
+        variable's gradient norm and its clipped norm; `predictions` (the model output,
+        `(S * batch, ...)`); with `timesteps`, `timestep_norms (S, time)`.
     """
     variables = model.trainable_variables
 

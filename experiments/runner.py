@@ -268,8 +268,8 @@ def run_grid(
             threads: one in this process (in a thread), the others in `workers - 1` helper
             processes.
         only: run only the runs whose id contains this substring.
-        executor: `"local"` or `"ray"` (one Ray task per seed group, `cpus_per_run` CPUs each, on the
-            cluster at `address`, or a local Ray instance when it is None).
+        executor: `"local"` or `"ray"` (one Ray task per seed group, `cpus_per_run` CPUs each,
+            on the cluster at `address`, or a local Ray instance when it is None).
         retries: how many times a run whose worker process died is tried again.
         helpers: the `workers - 1` helper processes (`workers.HelperPool`), if already started (the
             command line starts them before it imports TensorFlow); closed when the grid ends.
