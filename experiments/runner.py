@@ -29,13 +29,13 @@ from experiments.execution import Group, failed_run_files, seed_groups, set_thre
 from experiments.vocabulary import CELL_BLOCKS, FAILED, LOCK_FILE, STATUSES, SUMMARY_FILE
 from experiments.workers import HelperPool, threads_per_worker
 
-# Seconds per (step x time step x gates x units^2) and per run or group, and the share of a
-# single run's step time that each seed of a group costs, from runs on the 2-core machine; only
+# Seconds per (step x time step x gates x units^2) and per run or group, and a group's step time
+# in single-run steps (a fixed part plus a part per seed), from runs on the 2-core machine; only
 # used for the --dry-run estimate.
 _SECONDS_PER_STEP_UNIT = 1.5e-8
 _SECONDS_PER_RUN = 4.0
 _SECONDS_PER_GROUP = 2.5
-_GROUPED_STEP_SHARE = 0.5
+_GROUP_STEP_FIXED, _GROUP_STEP_PER_SEED = 0.7, 0.3
 
 
 def estimate_seconds(group: Group) -> float:
@@ -48,7 +48,9 @@ def estimate_seconds(group: Group) -> float:
     step_seconds = work * spec.batch_size / 32 * _SECONDS_PER_STEP_UNIT
     if len(group) == 1:
         return _SECONDS_PER_RUN + step_seconds
-    return _SECONDS_PER_GROUP + len(group) * step_seconds * _GROUPED_STEP_SHARE
+    return _SECONDS_PER_GROUP + step_seconds * (
+        _GROUP_STEP_FIXED + _GROUP_STEP_PER_SEED * len(group)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
