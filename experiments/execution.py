@@ -72,16 +72,9 @@ def train_run(spec: RunSpec, stop=None) -> dict:
         File name -> content, `summary.json` among them; a run that raised has a `failed`
         summary with its traceback.
     """
-    import keras
-    import tensorflow as tf
-
     start = time.perf_counter()
     try:
-        # Every run compiles its own step functions; TF's retracing warning would fire per run.
-        tf.get_logger().setLevel("ERROR")
-        keras.backend.clear_session()
-        if spec.deterministic:
-            tf.config.experimental.enable_op_determinism()
+        _fresh_session(spec)
         from experiments import models, training
 
         task = task_for(spec)
@@ -106,15 +99,9 @@ def train_group(group: Group, stop=None) -> list[dict]:
     """
     if len(group) == 1:
         return [train_run(group[0], stop)]
-    import keras
-    import tensorflow as tf
-
     start = time.perf_counter()
     try:
-        tf.get_logger().setLevel("ERROR")
-        keras.backend.clear_session()
-        if group[0].deterministic:
-            tf.config.experimental.enable_op_determinism()
+        _fresh_session(group[0])
         from experiments import group_training
 
         task = task_for(group[0])
@@ -130,6 +117,18 @@ def train_group(group: Group, stop=None) -> list[dict]:
         error = traceback.format_exc()
         wall = time.perf_counter() - start
         return [failed_run_files(spec, error, wall / len(group)) for spec in group]
+
+
+def _fresh_session(spec: RunSpec) -> None:
+    """A clean Keras session for a run or group, with op determinism if the spec asks for it."""
+    import keras
+    import tensorflow as tf
+
+    # Every run compiles its own step functions; TF's retracing warning would fire per run.
+    tf.get_logger().setLevel("ERROR")
+    keras.backend.clear_session()
+    if spec.deterministic:
+        tf.config.experimental.enable_op_determinism()
 
 
 def _stop_check(stop):

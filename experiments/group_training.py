@@ -34,7 +34,7 @@ from keras import ops
 
 from experiments import models, seed_axis
 from experiments.config import RunSpec
-from experiments.training import TrainingLog, variable_names
+from experiments.training import TrainingLog, eval_due, timesteps_due, variable_names
 from experiments.vocabulary import DIVERGED
 
 # The per-seed scalars of `stats`, in column order; the variable norms and their clipped values
@@ -249,8 +249,7 @@ def train_group(
     held_out = [task.eval_set(s.seed, spec.eval_size) for s in specs]
     x_eval = tf.constant(np.concatenate([x for x, _ in held_out]))
     alive = np.ones(seeds, dtype=bool)
-    last_step = [spec.steps] * seeds
-    diverged = [False] * seeds
+    step_diverged: list[int | None] = [None] * seeds
     stats, metrics, seconds, timestep_norms = [], [], [], []
     eval_rows: list[list[dict]] = [[] for _ in specs]
     start = time.perf_counter()
@@ -258,9 +257,7 @@ def train_group(
         batches = [task.batch(rng, spec.batch_size) for rng in rngs]
         x = np.concatenate([b[0] for b in batches])
         y = np.concatenate([b[1] for b in batches])
-        with_timesteps = timestep_step is not None and (
-            step == 1 or step % spec.timestep_every == 0
-        )
+        with_timesteps = timesteps_due(spec, step)
         out = (timestep_step if with_timesteps else plain_step)(
             tf.constant(x), tf.constant(y), tf.constant(alive)
         )
@@ -278,10 +275,10 @@ def train_group(
             timestep_norms.append((step, out["timestep_norms"].numpy()))
         finite = np.isfinite(row[:, 0]) & np.isfinite(row[:, 1])
         for i in np.flatnonzero(alive & ~finite):
-            alive[i], diverged[i], last_step[i] = False, True, step
+            alive[i], step_diverged[i] = False, step
         if not alive.any():
             break
-        if step % spec.eval_every == 0 or step == spec.steps:
+        if eval_due(spec, step):
             predicted = _by_seed(predict(x_eval).numpy(), seeds)
             for i in np.flatnonzero(alive):
                 y_eval, p = held_out[i][1], predicted[i]
@@ -298,12 +295,12 @@ def train_group(
     return [
         _seed_log(
             names,
-            stats[: last_step[i], i],
+            stats[: step_diverged[i] or len(stats), i],
             [m[i] for m in metrics],
             seconds,
             [(step, norms[i]) for step, norms in timestep_norms],
             eval_rows[i],
-            last_step[i] if diverged[i] else None,
+            step_diverged[i],
         )
         for i in range(seeds)
     ]

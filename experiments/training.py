@@ -118,6 +118,16 @@ def make_train_step(model, optimizer, loss_fn, spec: RunSpec, with_timesteps: bo
     return tf.function(step, jit_compile=spec.jit_compile and not spec.deterministic)
 
 
+def timesteps_due(spec: RunSpec, step: int) -> bool:
+    """Whether step `step` records ||dL/dx_t||: the first step and every `timestep_every`."""
+    return bool(spec.timestep_every) and (step == 1 or step % spec.timestep_every == 0)
+
+
+def eval_due(spec: RunSpec, step: int) -> bool:
+    """Whether the held-out set is evaluated after step `step`: every `eval_every`, and last."""
+    return step % spec.eval_every == 0 or step == spec.steps
+
+
 @dataclass
 class TrainingLog:
     """What one run logged, row by row; `records` writes it to CSV."""
@@ -152,9 +162,7 @@ def train(spec: RunSpec, task, model, optimizer, loss_fn, on_step=None) -> Train
     start = time.perf_counter()
     for step in range(1, spec.steps + 1):
         x, y = task.batch(rng, spec.batch_size)
-        with_timesteps = timestep_step is not None and (
-            step == 1 or step % spec.timestep_every == 0
-        )
+        with_timesteps = timesteps_due(spec, step)
         out = (timestep_step if with_timesteps else plain_step)(tf.constant(x), tf.constant(y))
         loss = float(out["loss"])
         grad_norm = float(out["grad_norm"])
@@ -187,7 +195,7 @@ def train(spec: RunSpec, task, model, optimizer, loss_fn, on_step=None) -> Train
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             log.status, log.step_diverged = DIVERGED, step
             break
-        if step % spec.eval_every == 0 or step == spec.steps:
+        if eval_due(spec, step):
             predictions = predict(tf.constant(x_eval)).numpy()
             log.eval_rows.append(
                 {
