@@ -30,7 +30,7 @@ from matplotlib.patches import Rectangle
 
 from experiments import analysis
 from experiments.formatting import num
-from experiments.vocabulary import CELLS, CLIP_MODES, SCHEMES
+from experiments.vocabulary import CELLS, CLIP_MODES, FINISHED, SCHEMES
 
 DPI = 100
 # Okabe & Ito (2008), ordered so that the first colours differ most; yellow is last (pale on white).
@@ -56,7 +56,6 @@ REFERENCE = "#555555"  # baselines, thresholds
 MISSING = "#DDDDDD"  # heat-map cells with no runs
 DIVERGED = "#D55E00"  # outline of heat-map rows where a seed diverged
 HEAT_CMAP = "cividis"  # perceptually uniform and colour-vision-deficiency friendly
-MAX_TIMESTEP_PANELS = 4  # logged steps shown in the gradient-through-time figure
 
 
 # --------------------------------------------------------------------------------------------------
@@ -156,6 +155,14 @@ def _panel_grid(runs: pd.DataFrame) -> tuple[list[str], list[str]]:
 
 def _budget(runs: pd.DataFrame) -> str:
     steps = sorted(int(s) for s in runs["steps"].unique())
+    return "/".join(str(s) for s in steps)
+
+
+def _steps_text(steps, most: int = 3) -> str:
+    """Training steps in words: `400`, `250/400`, or `120-400` for more than `most` of them."""
+    steps = sorted({int(s) for s in steps})
+    if len(steps) > most:
+        return f"{steps[0]}-{steps[-1]}"
     return "/".join(str(s) for s in steps)
 
 
@@ -301,6 +308,68 @@ def _label_panels(axes, rows: list[str], cols: list[str], xlabel: str, ylabel: s
 
 
 # --------------------------------------------------------------------------------------------------
+# 1b. Fraction of seeds solved vs step (time to solve)
+
+
+def solved_fraction(step_solved, budget: int) -> tuple[np.ndarray, np.ndarray]:
+    """The fraction of seeds solved by each training step, as the corners of a step function
+    from step 0 to `budget` (drawn with `drawstyle="steps-post"`: the value at step s is the `y`
+    of the last corner at or before s).
+
+    Args:
+        step_solved: per seed, the step it solved its task at; NaN for a seed that did not.
+        budget: the seeds' step budget, where the curve ends.
+    """
+    steps = np.asarray(step_solved, dtype=float)
+    at, counts = np.unique(steps[np.isfinite(steps)], return_counts=True)
+    fraction = np.cumsum(counts) / max(len(steps), 1)
+    final = fraction[-1] if len(fraction) else 0.0
+    x = np.concatenate([[0.0], at, [float(budget)]])
+    y = np.concatenate([[0.0], fraction, [final]])
+    return x, y
+
+
+def time_to_solve(tables, task_label: str, style: Styles | None = None) -> Figure:
+    """The fraction of a configuration's finished seeds (completed or diverged; failed runs left
+    out) that have solved the task by training step s, from 0 to the budget: a row per cell, a
+    column per clipping mode, a line per variant with its number of seeds in the legend. "Solved"
+    is the runs' `solved` / `step_solved`: the first step of two consecutive passing held-out
+    evaluations, a first passage, so the curve at s is the verdict a budget of s steps would give."""
+    style = style or styles(tables.runs)
+    runs = _task_runs(tables, task_label)
+    runs = runs[runs["status"].isin(FINISHED)]
+    cells, clips = _panel_grid(runs)
+    rules = runs.iloc[0]
+    figure, axes = _figure(len(cells), len(clips), 3.2, 2.3, sharex=True, sharey=True)
+    handles = []
+    for cell, clip, variant, group in _configurations(runs):
+        solved = group["solved"].eq(True).to_numpy()
+        steps = pd.to_numeric(group["step_solved"], errors="coerce").to_numpy(dtype=float)
+        x, y = solved_fraction(np.where(solved, steps, np.nan), int(group["steps"].max()))
+        (line,) = axes[cells.index(cell), clips.index(clip)].plot(
+            x,
+            y,
+            drawstyle="steps-post",
+            linewidth=1.6,
+            label=f"{cell} {variant} (n={len(group)})",
+            **style.of(cell, variant),
+        )
+        handles.append(line)
+    for ax in axes.flat:
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(True, alpha=0.3)
+    _label_panels(axes, cells, clips, "training step", "fraction of seeds solved")
+    _title(
+        figure,
+        f"{task_label}: fraction of finished seeds solved by step s (solved: "
+        f"{rules['solved_rule']} at two consecutive held-out evaluations, counted from the first; "
+        f"budget {_budget(runs)} steps)",
+    )
+    _legend(figure, handles, "cell, activations (seeds)")
+    return figure
+
+
+# --------------------------------------------------------------------------------------------------
 # 2. Global gradient norm vs step, before and after clipping
 
 
@@ -366,62 +435,71 @@ def grad_norms(tables, task_label: str, style: Styles | None = None) -> Figure:
 # 3. Gradient through time
 
 
-def timestep_steps(steps, limit: int = MAX_TIMESTEP_PANELS) -> list[int]:
-    """Up to `limit` of the logged training steps, evenly spread, first and last included."""
-    steps = sorted(int(s) for s in set(steps))
-    if len(steps) <= limit:
-        return steps
-    picks = np.linspace(0, len(steps) - 1, limit).round().astype(int)
-    return [steps[i] for i in sorted(set(picks))]
+def _first_and_last(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per run (index), its first and its last logged step with a finite value in `relative`;
+    the last is NaN for a run that logged only one such step."""
+    logged = frame.dropna(subset=["relative"]).groupby("run_id")["step"]
+    first, last = logged.min(), logged.max()
+    return first, last.where(last > first)
 
 
 def gradient_through_time(tables, task_label: str, style: Styles | None = None) -> Figure:
-    """||dL/dx_t|| against the input position t, relative to its value at the last t, at several
-    training steps (columns), per cell (rows) and activation variant (lines): values far below 1
-    at small t are a vanishing gradient, above 1 an exploding one. Runs without clipping when a
-    configuration has them (clipping does not change this gradient at a given step, only the
-    path of training); median over seeds with a min-max band."""
+    """||dL/dx_t|| against the input position t, relative to its value at the last t, at
+    initialisation (the first logged step, step 1; left column) and at the end of training (each
+    run's last logged step with a finite gradient; right column), per cell (rows) and activation
+    variant (lines): values far below 1 at small t are a vanishing gradient, above 1 an exploding
+    one. A run that logged one step only is drawn in the left column alone. Runs without clipping
+    when a configuration has them (clipping does not change this gradient at a given step, only
+    the path of training); median over seeds with a min-max band."""
     style = style or styles(tables.runs)
     runs = _task_runs(tables, task_label)
     runs = runs[runs["run_id"].isin(tables.timesteps["run_id"])]
     unclipped = runs.groupby(["cell", "variant"])["clip"].transform(lambda c: (c == "none").any())
     runs = runs[~unclipped | (runs["clip"] == "none")]
     frame = tables.timesteps[tables.timesteps["run_id"].isin(runs["run_id"])].copy()
-    last = frame.groupby(["run_id", "step"])["t"].transform("max")
+    last_t = frame.groupby(["run_id", "step"])["t"].transform("max")
     reference = (
-        frame[frame["t"] == last].set_index(["run_id", "step"])["grad_norm"].rename("reference")
+        frame[frame["t"] == last_t].set_index(["run_id", "step"])["grad_norm"].rename("reference")
     )
     frame = frame.join(reference, on=["run_id", "step"])
     frame["relative"] = analysis.finite(frame["grad_norm"] / frame["reference"])
     frame.loc[frame["relative"] <= 0, "relative"] = np.nan
-    shown = timestep_steps(frame["step"])
+    ends = _first_and_last(frame)
     cells = analysis.ordered(runs["cell"], CELLS)
-    figure, axes = _figure(len(cells), len(shown), 3.0, 2.3, sharex=True, sharey=True)
+    figure, axes = _figure(len(cells), len(ends), 3.0, 2.3, sharex=True, sharey=True)
     handles = []
     for (cell, variant), group in runs.groupby(["cell", "variant"], sort=False):
-        row = cells.index(cell)
-        for col, step in enumerate(shown):
-            at_step = frame[frame["step"] == step]
+        for col, step_of_run in enumerate(ends):
+            at_step = frame[frame["step"] == frame["run_id"].map(step_of_run)]
             wide = _wide(at_step, group, "relative", index="t")
             if wide.empty:
                 continue
             handles.append(
-                _band(axes[row, col], wide, style.of(cell, variant), f"{cell} {variant}")
+                _band(
+                    axes[cells.index(cell), col], wide, style.of(cell, variant), f"{cell} {variant}"
+                )
             )
     for ax in axes.flat:
         ax.set_yscale("log")
         ax.axhline(1.0, color=REFERENCE, linewidth=0.8)
         ax.grid(True, which="major", alpha=0.3)
-    for col, step in enumerate(shown):
-        axes[0, col].set_title(f"training step {step}", fontsize="small")
+    first, last = (_steps_text(steps.dropna()) for steps in ends)
+    titles = (
+        f"at initialisation (step {first})",
+        f"at the end of training (step {last})" if last else "at the end of training",
+    )
+    for col, title in enumerate(titles):
+        axes[0, col].set_title(title, fontsize="small")
         axes[-1, col].set_xlabel("input position t (time step)")
-    _mark_empty(axes, "no record at this step")
+    _mark_empty(axes[:, 1:], "one logged step only")
+    _mark_empty(axes[:, :1], "no record")
     for row, cell in enumerate(cells):
         axes[row, 0].set_ylabel(f"{cell}\n||dL/dx_t|| / ||dL/dx_T-1||", fontsize="small")
     length = runs["length"].iloc[0]
     _title(
         figure,
-        f"{task_label}: gradient through time, ||dL/dx_t|| relative to the last input (T = "
+        f"{task_label}: gradient through time at initialisation (step {first}) and at the end of "
+        f"training (step {last or 'not logged'}), ||dL/dx_t|| relative to the last input (T = "
         f"{length}); median over seeds on the log scale, band: min-max; runs without clipping",
     )
     _legend(figure, handles, "cell, activations")
@@ -616,7 +694,8 @@ def plot_list(tables) -> list[Plot]:
         runs = finished[finished["task_label"] == label]
         ids = set(runs["run_id"])
         stem = label
-        if tables.steps["run_id"].isin(ids).any():
+        has_steps = tables.steps["run_id"].isin(ids).any()
+        if has_steps:
             plots.append(
                 Plot(
                     f"loss_{stem}",
@@ -632,6 +711,15 @@ def plot_list(tables) -> list[Plot]:
                         lambda label=label: metric_curves(tables, label, style),
                     )
                 )
+        plots.append(
+            Plot(
+                f"time_to_solve_{stem}",
+                f"{label}: fraction of seeds solved (two consecutive passing evaluations) vs "
+                "training step.",
+                lambda label=label: time_to_solve(tables, label, style),
+            )
+        )
+        if has_steps:
             plots.append(
                 Plot(
                     f"grad_norm_{stem}",
@@ -643,7 +731,8 @@ def plot_list(tables) -> list[Plot]:
             plots.append(
                 Plot(
                     f"gradient_through_time_{stem}",
-                    f"{label}: gradient through time, ||dL/dx_t|| vs t at several training steps.",
+                    f"{label}: gradient through time, ||dL/dx_t|| vs t at initialisation (step 1) "
+                    "and at the end of training (each run's last logged step).",
                     lambda label=label: gradient_through_time(tables, label, style),
                 )
             )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import matplotlib.image
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
@@ -31,6 +32,7 @@ KINDS = (
     "grid_overview",
     "loss_",
     "metric_",
+    "time_to_solve_",
     "grad_norm_",
     "gradient_through_time_",
     "variable_norms_",
@@ -64,7 +66,14 @@ def test_every_plot_kind_is_drawn(drawn):
     for kind in KINDS:
         assert any(name.startswith(kind) for name in names), (kind, sorted(names))
     for task in ("adding12", "copy5", "temporal_order12"):
-        for kind in ("loss_", "grad_norm_", "gradient_through_time_", "variable_norms_"):
+        kinds = (
+            "loss_",
+            "time_to_solve_",
+            "grad_norm_",
+            "gradient_through_time_",
+            "variable_norms_",
+        )
+        for kind in kinds:
             assert f"{kind}{task}" in names
     # a metric plot only where the metric is not the loss
     assert "metric_copy5" in names and "metric_adding12" not in names
@@ -100,7 +109,9 @@ def test_every_figure_is_labelled(drawn):
 
 def test_line_plots_draw_data(drawn):
     for name, (figure, _) in drawn.items():
-        if name.startswith(("loss_", "grad_norm_", "gradient_through_time_", "metric_")):
+        if name.startswith(
+            ("loss_", "grad_norm_", "gradient_through_time_", "metric_", "time_to_solve_")
+        ):
             labelled = [
                 line
                 for ax in figure.axes
@@ -145,6 +156,136 @@ def test_styles_are_stable_and_distinct(smoke_tables):
     assert style.of("lstm", "standard") != style.of("gru", "standard")
 
 
-def test_timestep_steps_picks_first_and_last():
-    assert plots.timestep_steps([1, 100, 200, 300, 400, 500, 600]) == [1, 200, 400, 600]
-    assert plots.timestep_steps([3, 1]) == [1, 3]
+# --------------------------------------------------------------------------------------------------
+# Figures read back from synthetic tables (no training)
+
+
+def fake_run(run_id: str, **columns) -> dict:
+    """One row of `Tables.runs` with the columns the figures read (an adding task, an lstm)."""
+    row = {
+        "run_id": run_id,
+        "task": "adding",
+        "length": 10,
+        "task_label": "adding10",
+        "cell": "lstm",
+        "scheme": "standard",
+        "variant": "standard",
+        "clip": "none",
+        "clip_threshold": 0.0,
+        "clip_label": "none",
+        "status": "completed",
+        "steps": 400,
+        "solved": False,
+        "step_solved": np.nan,
+        "solved_rule": "mse <= 0.04",
+    }
+    return {**row, **columns}
+
+
+def fake_tables(runs: list[dict], timesteps: list[tuple] = ()) -> analysis.Tables:
+    """Tables holding `runs` and `timesteps` rows (run_id, step, t, grad_norm) only."""
+    empty = pd.DataFrame(columns=["run_id"])
+    return analysis.Tables(
+        grid_dir=Path("fake"),
+        runs=pd.DataFrame(runs),
+        configs=empty,
+        steps=empty,
+        evals=empty,
+        variables=empty,
+        timesteps=pd.DataFrame(timesteps, columns=["run_id", "step", "t", "grad_norm"]),
+    )
+
+
+def data_lines(ax) -> list:
+    return [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+
+
+def value_at(line, step: float) -> float:
+    """The value of a `steps-post` line at `step`: the y of its last corner at or before it."""
+    assert line.get_drawstyle() == "steps-post"
+    x, y = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+    return float(y[np.searchsorted(x, step, side="right") - 1])
+
+
+def test_time_to_solve_is_the_fraction_of_finished_seeds_solved_by_each_step():
+    runs = [
+        fake_run("a0", solved=True, step_solved=100.0),
+        fake_run("a1", solved=True, step_solved=200.0, status="diverged"),
+        fake_run("a2"),
+        fake_run("a3", status="diverged"),
+        fake_run("a4", status="failed"),  # a bug, not a result: not a seed of the curve
+        # another clipping mode: its own panel, every seed solved at step 50
+        *(
+            fake_run(f"b{i}", clip="clipnorm", clip_threshold=1.0, clip_label="clipnorm 1")
+            | {"solved": True, "step_solved": 50.0}
+            for i in range(2)
+        ),
+    ]
+    figure = plots.time_to_solve(fake_tables(runs), "adding10")
+    axes = [ax for ax in figure.axes if ax.get_title()]
+    assert [ax.get_title() for ax in axes] == ["clip: none", "clip: clipnorm 1"]
+    (line,) = data_lines(axes[0])
+    assert line.get_label() == "lstm standard (n=4)"
+    assert line.get_xdata()[0] == 0 and line.get_xdata()[-1] == 400  # from 0 to the budget
+    expected = {0: 0, 99: 0, 100: 0.25, 150: 0.25, 199: 0.25, 200: 0.5, 399: 0.5, 400: 0.5}
+    assert {s: value_at(line, s) for s in expected} == expected
+    (other,) = data_lines(axes[1])
+    assert other.get_label() == "lstm standard (n=2)"
+    assert (value_at(other, 49), value_at(other, 50), value_at(other, 400)) == (0, 1, 1)
+    assert "two consecutive" in figure.get_suptitle()
+
+
+def test_time_to_solve_counts_a_step_only_for_solved_runs():
+    # a run not solved counts as unsolved whatever its step_solved holds
+    runs = [fake_run("a0", solved=True, step_solved=100.0), fake_run("a1", step_solved=300.0)]
+    (line,) = data_lines(plots.time_to_solve(fake_tables(runs), "adding10").axes[0])
+    assert value_at(line, 400) == 0.5
+
+
+def test_solved_fraction_with_ties_and_no_solved_seed():
+    x, y = plots.solved_fraction([300, np.nan, 300, 100], 500)
+    assert x.tolist() == [0, 100, 300, 500] and y.tolist() == [0, 0.25, 0.75, 0.75]
+    x, y = plots.solved_fraction([np.nan, np.nan], 500)
+    assert x.tolist() == [0, 500] and y.tolist() == [0, 0]
+
+
+def profile(run_id: str, step: int, scale: float, T: int = 5) -> list[tuple]:
+    """Timestep rows of one logged step: ||dL/dx_t|| = scale^(T-1-t), 1 at the last input."""
+    return [(run_id, step, t, 0.3 * scale ** (T - 1 - t)) for t in range(T)]
+
+
+def test_gradient_through_time_shows_step_one_and_each_runs_last_step():
+    runs = [fake_run(f"a{i}", status="completed") for i in range(3)]
+    runs[2]["status"] = "diverged"
+    runs.append(fake_run("g0", cell="gru"))  # logged at step 1 only
+    timesteps = [
+        # step 1: median scale 0.5; middle steps never shown; last steps: median scale 0.9
+        *profile("a0", 1, 0.4),
+        *profile("a1", 1, 0.5),
+        *profile("a2", 1, 0.6),
+        *profile("a0", 200, 0.1),
+        *profile("a1", 200, 0.1),
+        *profile("a0", 400, 0.8),
+        *profile("a1", 400, 0.9),
+        *profile("a2", 200, 2.0),  # a2 diverged: its last finite record is at step 200
+        *[("a2", 250, t, np.inf) for t in range(5)],
+        *profile("g0", 1, 0.2),
+    ]
+    figure = plots.gradient_through_time(fake_tables(runs, timesteps), "adding10")
+    axes = np.array(figure.axes).reshape(2, 2)  # rows lstm, gru; columns first, last step
+    assert axes[0, 0].get_title() == "at initialisation (step 1)"
+    assert axes[0, 1].get_title() == "at the end of training (step 200/400)"
+    t = np.arange(5)
+    (first,) = data_lines(axes[0, 0])
+    (last,) = data_lines(axes[0, 1])
+    np.testing.assert_allclose(first.get_xdata(), t)
+    np.testing.assert_allclose(first.get_ydata(), 0.5 ** (4 - t))
+    np.testing.assert_allclose(last.get_ydata(), 0.9 ** (4 - t))
+    # a run logged once is drawn at initialisation, and its end-of-training panel says why not
+    (gru,) = data_lines(axes[1, 0])
+    np.testing.assert_allclose(gru.get_ydata(), 0.2 ** (4 - t))
+    assert not data_lines(axes[1, 1])
+    assert [text.get_text() for text in axes[1, 1].texts] == ["one logged step only"]
+    assert not axes[0, 0].texts and not axes[0, 1].texts
+    title = figure.get_suptitle()
+    assert "at initialisation (step 1)" in title and "end of training (step 200/400)" in title
