@@ -6,9 +6,10 @@ here with Keras's own rule (`clip_gradients`) for the log, and by the Keras opti
 with the same clipping argument, for the update; a test proves the two are equal, so what is logged
 is exactly what the optimizer applied.
 
-Every `timestep_every` steps a second compiled variant of the step also differentiates the loss
-with respect to the input sequence, in the same backward pass, and returns ||dL/dx_t|| for every t:
-the vanishing / exploding picture through time.
+At the first step, every `timestep_every` steps and at the last step, a second compiled variant of
+the step also differentiates the loss with respect to the input sequence, in the same backward
+pass, and returns ||dL/dx_t|| for every t: the vanishing / exploding picture through time, at
+initialisation and after training.
 """
 
 from __future__ import annotations
@@ -119,8 +120,12 @@ def make_train_step(model, optimizer, loss_fn, spec: RunSpec, with_timesteps: bo
 
 
 def timesteps_due(spec: RunSpec, step: int) -> bool:
-    """Whether step `step` records ||dL/dx_t||: the first step and every `timestep_every`."""
-    return bool(spec.timestep_every) and (step == 1 or step % spec.timestep_every == 0)
+    """Whether step `step` records ||dL/dx_t||: the first step (the gradient through time at
+    initialisation), every `timestep_every`, and the last (after training); never when
+    `timestep_every` is 0."""
+    return bool(spec.timestep_every) and (
+        step in (1, spec.steps) or step % spec.timestep_every == 0
+    )
 
 
 def eval_due(spec: RunSpec, step: int) -> bool:

@@ -308,8 +308,20 @@ def test_train_logs_per_step_values(make_spec):
     n_vars = len(log.variables)
     assert len(log.variable_rows) == 5 * n_vars
     assert [r[1] for r in log.variable_rows[:n_vars]] == log.variables
-    assert sorted({r[0] for r in log.timestep_rows}) == [1, 3]
+    assert sorted({r[0] for r in log.timestep_rows}) == [1, 3, 5]  # first, every 3rd, last
     assert [r[1] for r in log.timestep_rows if r[0] == 3] == list(range(spec.length))
+
+
+@pytest.mark.parametrize(
+    ("steps", "every", "due"),
+    [(10, 4, [1, 4, 8, 10]), (8, 4, [1, 4, 8]), (1, 5, [1]), (10, 0, [])],
+)
+def test_timesteps_are_recorded_at_the_first_step_every_kth_and_the_last(
+    make_spec, steps, every, due
+):
+    """||dL/dx_t|| at initialisation and at the end of training (issue 12, F3); never with 0."""
+    spec = make_spec(steps=steps, timestep_every=every)
+    assert [s for s in range(1, steps + 1) if training.timesteps_due(spec, s)] == due
 
 
 def test_train_stops_at_divergence(make_spec):
