@@ -10,8 +10,9 @@ leaves only a temporary folder that the next `run` removes. The files (names in
                     clip_fraction, learning_rate, seconds   (per-step values, training batch)
     eval.csv        step, loss, metric   (the fixed held-out set, every `eval_every` steps)
     variables.csv   step, variable, grad_norm, grad_norm_clipped
-    timesteps.csv   step, t, grad_norm   (||dL/dx_t||, every `timestep_every` steps)
+    timesteps.csv   step, t, grad_norm   (||dL/dx_t||, first, every `timestep_every`, last step)
     summary.json    status, final loss / metric, solved, step solved / diverged, wall seconds
+                    (solved: `experiments.solving`, sustained over consecutive evaluations)
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from pathlib import Path
 from experiments import environment
 from experiments.config import RunSpec
 from experiments.files import csv_text, json_text
+from experiments.solving import step_solved
 from experiments.vocabulary import (
-    COMPLETED,
     EVAL_COLUMNS,
     EVAL_FILE,
     FAILED,
@@ -92,9 +93,17 @@ def task_rules(task) -> dict:
 
 
 def summarize(task, log, wall_seconds: float) -> dict:
-    """The summary of a finished (completed or diverged) run from its training log."""
+    """The summary of a finished (completed or diverged) run from its training log.
+
+    `solved` and `step_solved` follow `experiments.solving`: the run solved at the first
+    evaluation that starts `SUSTAIN` consecutive passing evaluations, whatever came after it (a
+    run that worsens or diverges later has still solved).
+    """
     last_eval = log.eval_rows[-1] if log.eval_rows else None
-    step_solved = next((row["step"] for row in log.eval_rows if task.solved(row["metric"])), None)
+    solved_at = step_solved(
+        [row["step"] for row in log.eval_rows],
+        [bool(task.solved(row["metric"])) for row in log.eval_rows],
+    )
     final_metric = last_eval["metric"] if last_eval else math.nan
     return {
         "status": log.status,
@@ -102,8 +111,8 @@ def summarize(task, log, wall_seconds: float) -> dict:
         "final_loss": last_eval["loss"] if last_eval else math.nan,
         "final_metric": final_metric,
         "final_train_loss": log.steps[-1]["loss"] if log.steps else math.nan,
-        "solved": log.status == COMPLETED and bool(task.solved(final_metric)),
-        "step_solved": step_solved,
+        "solved": solved_at is not None,
+        "step_solved": solved_at,
         "step_diverged": log.step_diverged,
         "wall_seconds": wall_seconds,
     }
