@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -12,8 +13,39 @@ EXIT_RUN_FAILED = 1  # the grid ran, but at least one run failed (see its summar
 EXIT_GRID_LOCKED = 3  # another `run` is writing to the same results folder
 EXIT_INTERRUPTED = 130  # Ctrl-C: finished runs are kept; running again resumes
 
+SEEDS_FORMS = "N, N-M (N <= M) or a comma-separated list of them, e.g. 4, 8-15, 0,3,5-7"
+MAX_SEEDS = 100_000  # more is a typo (a grid holds at most config.MAX_RUNS runs)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """The seeds `--seeds` names: "4" -> [4], "8-11" -> [8, 9, 10, 11], "0,3,5-7" -> [0, 3, 5,
+    6, 7]; sorted, each once.
+
+    Raises:
+        ValueError: naming the bad value and the valid forms.
+    """
+    seeds: set[int] = set()
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        first, last = (int(match[1]), int(match[2] or match[1])) if match else (0, -1)
+        if not match or last < first or last - first >= MAX_SEEDS:
+            raise ValueError(
+                f"--seeds {text!r}: {part.strip()!r} is not a seed or a range of seeds; "
+                f"expected integers >= 0 as {SEEDS_FORMS}"
+            )
+        seeds.update(range(first, last + 1))
+    if len(seeds) > MAX_SEEDS:
+        raise ValueError(f"--seeds {text!r}: more than {MAX_SEEDS} seeds")
+    return sorted(seeds)
+
 
 def _run_command(args) -> int:
+    if args.seeds is not None:
+        try:
+            args.seeds = parse_seeds(args.seeds)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_CONFIG_ERROR
     for flag, value, minimum in (
         ("--workers", args.workers, 1),
         ("--retries", args.retries, 0),
@@ -47,7 +79,7 @@ def _check_and_train(args, helpers) -> int:
     from experiments.runner import estimate_seconds
 
     try:
-        grid = load_grid(args.config)
+        grid = load_grid(args.config, seeds=args.seeds)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
@@ -163,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="results", help="results folder (default: results)")
     run.add_argument("--workers", type=int, default=1, help="seed groups at once (default: 1)")
     run.add_argument("--only", help="only the runs whose id contains this substring")
+    run.add_argument(
+        "--seeds",
+        help=f"the seeds to run instead of the grid's `seeds`: {SEEDS_FORMS}",
+    )
     run.add_argument("--dry-run", action="store_true", help="list the runs and a time estimate")
     run.add_argument(
         "--no-report",

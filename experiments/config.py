@@ -24,33 +24,46 @@ A grid file looks like this (see `configs/default.toml`):
 
 Everything is checked before anything runs: every problem is collected into one `ConfigError` that
 names the file and the key, so a user fixes a grid in one go.
+
+A setting that has no effect on a run does not make a second run: each spec is normalized
+(`RunSpec.normalized`) before its id is computed, so `clip_threshold` under `clip = "none"`,
+`forget_bias` of a cell without a forget gate, `momentum` of an optimizer other than SGD, and so on
+collapse into one run.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
+import numpy as np
 import tomllib
 
 from custom_layers.activations import builtin_names as activation_names
+from custom_layers.activations import resolve as resolve_activation
 from experiments.tasks import TASKS, Task, make_task
 from experiments.vocabulary import (
     BUILTIN_SCHEMES,
     CELLS,
     CLIP_MODES,
+    GATE_INITS,
     GATED_CELLS,
+    INDRNN_RECURRENT_INITIALIZERS,
+    LSTM_CELLS,
     NAME_CHARACTERS,
     NAME_PATTERN,
     OPTIMIZERS,
     SCHEME_PARTS,
+    SMALL_NORMAL,
     STANDARD,
 )
 
@@ -59,6 +72,9 @@ from experiments.vocabulary import (
 DEFAULT_SEED_GROUP = 32
 # Fields that change how a run is executed, not its result: left out of its hash.
 _EXECUTION_FIELDS = ("seed_group",)
+# Fields added after runs were recorded: hashed only when they differ from their default, so a run
+# recorded before they existed keeps its id (and an old grid resumes).
+_HASHED_WHEN_SET = ("momentum", "gate_init", "kernel_initializer")
 
 
 @dataclass(frozen=True)
@@ -77,9 +93,20 @@ class RunSpec:
     candidate: str = "tanh"  # resolved from the scheme
     output: str = "tanh"  # resolved from the scheme
     forget_bias: float = 1.0  # LSTM forget-gate bias at init: 1.0 (Jozefowicz et al. 2015) or 0.0
-    recurrent_initializer: str = "orthogonal"  # "identity" with simple_rnn + relu: IRNN
+    # Gate biases at init, one of GATE_INITS: "keras", the cell's own (0; the LSTM forget gate
+    # `forget_bias`); "matched", each gate's bias b' = g^-1(sigmoid(b)) for those b and the gate
+    # activation g, so every gate starts at the value a sigmoid gate starts at (ReLU: 0.5, forget
+    # 0.731). GRU: z and r; the candidate's bias is untouched either way.
+    gate_init: str = "keras"
+    # Input weights of every recurrent layer: a Keras initializer name, or "small_normal" for
+    # N(0, 0.001) (Le et al. 2015 IRNN; Li et al. 2018 IndRNN).
+    kernel_initializer: str = "glorot_uniform"
+    # A Keras initializer name ("identity" with simple_rnn + relu: IRNN). indrnn: the default means
+    # its u_n ~ U(0, 1) (written "uniform" in a grid), or "uniform_to_bound": U(0, 2**(1/T)).
+    recurrent_initializer: str = "orthogonal"
     optimizer: str = "adam"  # one of OPTIMIZERS
     learning_rate: float = 1e-3
+    momentum: float = 0.0  # SGD's momentum, 0 <= m < 1 (0 for the other optimizers)
     batch_size: int = 32
     steps: int = 300  # optimizer steps (one fresh batch each)
     clip: str = "none"  # one of CLIP_MODES
@@ -102,10 +129,39 @@ class RunSpec:
     @property
     def spec_hash(self) -> str:
         # `seed_group` says how the run is executed, not what it computes (a grouped seed equals
-        # its single run within float32 rounding), so a grid resumes across a change of it.
-        identity = {k: v for k, v in self.to_dict().items() if k not in _EXECUTION_FIELDS}
+        # its single run within float32 rounding), so a grid resumes across a change of it; the
+        # fields added later count only when set (`_HASHED_WHEN_SET`).
+        identity = {
+            k: v
+            for k, v in self.to_dict().items()
+            if k not in _EXECUTION_FIELDS and not (k in _HASHED_WHEN_SET and v == _DEFAULTS[k])
+        }
         payload = json.dumps(identity, sort_keys=True).encode()
         return hashlib.sha1(payload).hexdigest()[:8]
+
+    def normalized(self) -> RunSpec:
+        """The same run with every field that has no effect on it at its default, so that specs
+        that compute the same thing have one run id:
+
+        - `clip_threshold` when `clip` is "none";
+        - `forget_bias` of a cell that is not LSTM-family (no forget gate);
+        - `momentum` of an optimizer other than "sgd";
+        - `gate_init` of sigmoid gates (matching a sigmoid changes nothing) or a gate-less cell;
+        - `recurrent_initializer` "uniform" of an indrnn, the cell's own default: the default.
+        """
+        reset = []
+        if self.clip == "none":
+            reset.append("clip_threshold")
+        if self.cell not in LSTM_CELLS:
+            reset.append("forget_bias")
+        if self.optimizer != "sgd":
+            reset.append("momentum")
+        if self.cell not in GATED_CELLS or self.gates == "sigmoid":
+            reset.append("gate_init")
+        if self.cell == "indrnn" and self.recurrent_initializer == "uniform":
+            reset.append("recurrent_initializer")
+        changes = {k: _DEFAULTS[k] for k in reset if getattr(self, k) != _DEFAULTS[k]}
+        return dataclasses.replace(self, **changes) if changes else self
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -114,6 +170,9 @@ class RunSpec:
     def from_dict(cls, values: dict) -> RunSpec:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunSpec)}
 
 
 @dataclass(frozen=True)
@@ -151,11 +210,12 @@ _POSITIVE_INTS = (
 )
 _SCALAR_ONLY = ("seed_group",)  # a list would give runs that differ in nothing they compute
 _POSITIVE_FLOATS = ("learning_rate", "clip_threshold")
+_FLOATS = (*_POSITIVE_FLOATS, "forget_bias", "momentum")  # stored as floats (TOML may write 1)
 MAX_RUNS = 100_000  # a bigger product of axes is a typo, not a grid (and would not fit in memory)
 
 
-def load_grid(path: str | Path) -> Grid:
-    """Reads, validates and expands a grid file.
+def load_grid(path: str | Path, seeds: list[int] | None = None) -> Grid:
+    """Reads, validates and expands a grid file; `seeds`, when given, replace its `seeds`.
 
     Raises:
         ConfigError: listing every problem (file, key, bad value, valid choices).
@@ -168,11 +228,15 @@ def load_grid(path: str | Path) -> Grid:
             data = tomllib.load(f)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(path, [f"not valid TOML (UTF-8 text): {e}"]) from e
-    return expand_grid(data, path)
+    return expand_grid(data, path, seeds=seeds)
 
 
-def expand_grid(data: dict, path: str | Path = "grid.toml") -> Grid:
-    """Validates a parsed grid and expands it into run specs (see the module docstring)."""
+def expand_grid(data: dict, path: str | Path = "grid.toml", seeds: list[int] | None = None) -> Grid:
+    """Validates a parsed grid and expands it into run specs (see the module docstring).
+
+    Args:
+        seeds: when given, the seeds of every run instead of the grid's top-level `seeds`.
+    """
     problems: list[str] = []
     if not isinstance(data, dict):
         raise ConfigError(path, [f"expected a table of {list(_TOP_KEYS)}, got {data!r}"])
@@ -183,7 +247,7 @@ def expand_grid(data: dict, path: str | Path = "grid.toml") -> Grid:
     if problem := _check_name(name):
         problems.append(f"`name`: {problem}")
         name = "grid"
-    seeds = data.get("seeds", [0])
+    seeds = data.get("seeds", [0]) if seeds is None else list(seeds)
     if not isinstance(seeds, list) or not seeds or not all(_is_int(s) and s >= 0 for s in seeds):
         problems.append(f"`seeds`: expected a non-empty list of integers >= 0, got {seeds!r}")
         seeds = [0]
@@ -293,6 +357,7 @@ def _check_value(key: str, value, schemes: dict) -> str | None:
         "optimizer": list(OPTIMIZERS),
         "clip": list(CLIP_MODES),
         "scheme": sorted(schemes),
+        "gate_init": list(GATE_INITS),
     }
     if key in choices:
         if value not in choices[key]:
@@ -315,6 +380,10 @@ def _check_value(key: str, value, schemes: dict) -> str | None:
             what = "clip threshold" if key == "clip_threshold" else key.replace("_", " ")
             return f"expected a finite {what} > 0, got {value!r}"
         return None
+    if key == "momentum":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            return f"expected SGD's momentum, a number in [0, 1), got {value!r}"
+        return None
     if key == "forget_bias":
         if value not in (0, 1, 0.0, 1.0) or isinstance(value, bool):
             return f"expected 1.0 (unit forget bias) or 0.0, got {value!r}"
@@ -323,13 +392,18 @@ def _check_value(key: str, value, schemes: dict) -> str | None:
         if not isinstance(value, bool):
             return f"expected true or false, got {value!r}"
         return None
-    if key == "recurrent_initializer":
+    if key in ("recurrent_initializer", "kernel_initializer"):
+        # Beside Keras's names, one of the project's (checked per cell in _check_combination).
+        ours = INDRNN_RECURRENT_INITIALIZERS if key == "recurrent_initializer" else (SMALL_NORMAL,)
+        if value in ours:
+            return None
         try:
             if not isinstance(value, str):
                 raise TypeError(value)
             keras.initializers.get(value)
         except (ValueError, TypeError):
-            return f"unknown Keras initializer {value!r}; e.g. 'orthogonal', 'identity'"
+            examples = ["orthogonal", "identity", *ours]
+            return f"unknown initializer {value!r}; a Keras initializer name or one of {examples}"
         return None
     return None
 
@@ -344,11 +418,24 @@ def _check_combination(settings: dict, schemes: dict) -> str | None:
             f"scheme {scheme_name!r} sets the gates, which cell {cell!r} does not "
             "have; put gate-less cells in a [[sweep]] of their own"
         )
+    initializer = settings.get("recurrent_initializer")
     if cell == "indrnn" and "recurrent_initializer" in settings:
-        return (
-            "`recurrent_initializer` does not apply to indrnn, whose recurrent weight is a vector "
-            "drawn in [0, 1] and bounded by 2**(1/T)"
-        )
+        if initializer not in INDRNN_RECURRENT_INITIALIZERS:
+            return (
+                f"`recurrent_initializer` {initializer!r} does not apply to indrnn, whose "
+                "recurrent weight is a vector bounded by 2**(1/T); valid for indrnn: "
+                f"{list(INDRNN_RECURRENT_INITIALIZERS)} (U(0, 1), the default, or U(0, 2**(1/T)))"
+            )
+    elif initializer == "uniform_to_bound":
+        return f"`recurrent_initializer` 'uniform_to_bound' applies to indrnn only, not {cell!r}"
+    if settings.get("gate_init") == "matched" and cell in GATED_CELLS:
+        gates = scheme["gates"]
+        forget_bias = settings.get("forget_bias", RunSpec.forget_bias)
+        for bias in {0.0, float(forget_bias)} if cell in LSTM_CELLS else {0.0}:
+            try:
+                matched_gate_bias(gates, bias)
+            except ValueError as e:
+                return f"gate_init 'matched' with scheme {scheme_name!r}: {e}"
     task_name = settings.get("task", RunSpec.task)
     if settings.get("permuted") and task_name != "digits":
         return f"`permuted` applies to the digits task only, not {task_name!r}"
@@ -376,7 +463,59 @@ def _resolve(settings: dict, schemes: dict, grid: str, seed: int) -> RunSpec:
     values = {**settings, **{part: scheme[part] for part in SCHEME_PARTS}}
     if values.get("task") == "digits":
         values["length"] = 64
-    for key in _POSITIVE_FLOATS + ("forget_bias",):
+    for key in _FLOATS:
         if key in values:
             values[key] = float(values[key])
-    return RunSpec(**values, grid=grid, seed=seed)
+    return RunSpec(**values, grid=grid, seed=seed).normalized()
+
+
+_SEARCH_BOUND = 1e3  # matched_gate_bias looks for b' in [-bound, bound]
+
+
+def matched_gate_bias(activation: str, sigmoid_bias: float) -> float:
+    """The bias b' at which a gate of `activation` g starts where a sigmoid gate of bias b does:
+    g(b') = sigmoid(b) (`gate_init = "matched"`), at zero input and state.
+
+    Found numerically (bisection), so any monotone activation works: ReLU gives sigmoid(b),
+    Keras's hard_sigmoid (x/6 + 1/2 on [-3, 3]) 6 * (sigmoid(b) - 1/2), sigmoid b itself.
+
+    Raises:
+        ValueError: g never takes the value sigmoid(b) on [-1000, 1000] (it is named).
+    """
+    return _inverse(activation, 1.0 / (1.0 + math.exp(-float(sigmoid_bias))))
+
+
+@functools.lru_cache(maxsize=64)
+def _inverse(activation: str, target: float) -> float:
+    """An x in [-_SEARCH_BOUND, _SEARCH_BOUND] with g(x) = target: the first crossing on a grid
+    of 65 points, then 64-fold refinements of its bracket (6 bisection steps each) down to 1e-12."""
+    unreachable = ValueError(
+        f"gate activation {activation!r} never reaches {target:.4g}, a sigmoid gate's initial "
+        "value it should start at"
+    )
+    try:
+        g = resolve_activation(activation, "gates")
+
+        def excess(x: np.ndarray) -> np.ndarray:
+            with warnings.catch_warnings():  # softmax's over an axis of size 1, say
+                warnings.simplefilter("ignore")
+                y = g(keras.ops.convert_to_tensor(x[:, None], "float64"))
+            return np.asarray(keras.ops.convert_to_numpy(y), np.float64).reshape(len(x)) - target
+
+        low, high = -_SEARCH_BOUND, _SEARCH_BOUND
+        while high - low > 1e-12 * max(1.0, abs(low)):
+            x = np.linspace(low, high, 65)
+            y = excess(x)
+            if (exact := np.flatnonzero(y == 0)).size:
+                return float(x[exact[0]])
+            crossings = np.flatnonzero(np.sign(y[:-1]) * np.sign(y[1:]) < 0)
+            if not crossings.size:
+                raise unreachable
+            low, high = x[crossings[0]], x[crossings[0] + 1]
+    except ValueError:
+        raise unreachable from None
+    except Exception as e:  # an activation that is not elementwise (softmax, glu, ...)
+        raise ValueError(
+            f"gate activation {activation!r} cannot be inverted elementwise ({type(e).__name__})"
+        ) from None
+    return float((low + high) / 2)

@@ -3,6 +3,8 @@
 The model is the swappable recurrent layer(s) from `custom_layers` plus a head chosen by the task's
 `output_kind`; the optimizer is Keras's own, with Keras's own clipping argument. Layers get fixed
 names (`rnn_1`, ..., `head`) so variable names are the same in every run and every process.
+With `gate_init = "matched"` the gate biases are set after the layers are built
+(`match_gate_biases`).
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import keras
 
 from custom_layers import IndRNN, SwappableGRU, SwappableLSTM, SwappableSimpleRNN
 from experiments import seed_axis
-from experiments.config import RunSpec
+from experiments.config import RunSpec, matched_gate_bias
 from experiments.tasks import Task
-from experiments.vocabulary import LSTM_CELLS, OPTIMIZERS
+from experiments.vocabulary import GATED_CELLS, LSTM_CELLS, OPTIMIZERS, SMALL_NORMAL
 
 _OPTIMIZER_CLASSES = {
     "adam": keras.optimizers.Adam,
@@ -28,6 +30,24 @@ def _seeded(layer_class: type, seeds: int | None) -> type:
     return layer_class if seeds is None else seed_axis.stacked(layer_class, seeds)
 
 
+def kernel_initializer(spec: RunSpec):
+    """The initializer of the input weights: Keras's of that name, or N(0, 0.001) for
+    "small_normal" (Le et al. 2015; a new instance per layer)."""
+    if spec.kernel_initializer == SMALL_NORMAL:
+        return keras.initializers.RandomNormal(mean=0.0, stddev=0.001)
+    return spec.kernel_initializer
+
+
+def indrnn_recurrent_initializer(spec: RunSpec):
+    """An IndRNN's u: None (the cell's U(0, 1)) for the RunSpec default or "uniform", U(0, 2**(1/T))
+    for "uniform_to_bound" (Li et al. 2018: units start up to the bound, keeping their state)."""
+    if spec.recurrent_initializer in (RunSpec.recurrent_initializer, "uniform"):
+        return None
+    if spec.recurrent_initializer == "uniform_to_bound":
+        return keras.initializers.RandomUniform(minval=0.0, maxval=2 ** (1 / spec.length))
+    raise ValueError(f"recurrent_initializer {spec.recurrent_initializer!r} is not one of indrnn's")
+
+
 def recurrent_layer(
     spec: RunSpec, return_sequences: bool, name: str, seeds: int | None = None
 ) -> keras.layers.Layer:
@@ -37,7 +57,9 @@ def recurrent_layer(
     activation of a simple RNN or IndRNN) and `output` to the LSTM's c_t -> h_t activation.
     With `seeds`, the layer holds that many copies of its weights (see `build_model`).
     """
-    common = dict(return_sequences=return_sequences, name=name)
+    common = dict(
+        return_sequences=return_sequences, name=name, kernel_initializer=kernel_initializer(spec)
+    )
     if spec.cell in LSTM_CELLS:
         return _seeded(SwappableLSTM, seeds)(
             spec.units,
@@ -70,6 +92,7 @@ def recurrent_layer(
         return _seeded(IndRNN, seeds)(
             spec.units,
             activation=spec.candidate,
+            recurrent_initializer=indrnn_recurrent_initializer(spec),
             recurrent_max_abs=2 ** (1 / spec.length),
             **common,
         )
@@ -84,8 +107,8 @@ def build_model(spec: RunSpec, task: Task, seeds: int | None = None) -> keras.Mo
     `(batch, time, classes)` logits for sequence classification.
 
     With `seeds` = S, the model of a seed group: every weight has a seed axis (zeros until the
-    seeds' own initial weights are copied in) and `batch` is S batches one after another, each
-    computed with its own seed's weights (`experiments.seed_axis`).
+    seeds' own initial weights are copied in, `gate_init` included) and `batch` is S batches one
+    after another, each computed with its own seed's weights (`experiments.seed_axis`).
     """
     keras.utils.set_random_seed(spec.seed)
     sequence_output = task.output_kind == "sequence_classification"
@@ -97,14 +120,61 @@ def build_model(spec: RunSpec, task: Task, seeds: int | None = None) -> keras.Mo
             spec, return_sequences=sequence_output or not last, name=f"rnn_{depth}", seeds=seeds
         )(h)
     outputs = _seeded(keras.layers.Dense, seeds)(task.output_units, name="head")(h)
-    return keras.Model(inputs, outputs, name=spec.cell)
+    model = keras.Model(inputs, outputs, name=spec.cell)
+    if spec.gate_init == "matched" and spec.cell in GATED_CELLS and seeds is None:
+        match_gate_biases(model, spec)
+    return model
+
+
+def matched_gate_biases(spec: RunSpec) -> dict[str, float]:
+    """`gate_init = "matched"`: each gate's initial bias b' = g^-1(sigmoid(b)), with b what a
+    sigmoid gate gets (0; the LSTM forget gate `forget_bias`) and g the gate activation.
+    Keys: "i", "f", "o" (LSTM family), "z", "r" (GRU)."""
+    zero = matched_gate_bias(spec.gates, 0.0)
+    if spec.cell in LSTM_CELLS:
+        return {"i": zero, "f": matched_gate_bias(spec.gates, spec.forget_bias), "o": zero}
+    if spec.cell == "gru":
+        return {"z": zero, "r": zero}
+    raise ValueError(f"cell {spec.cell!r} has no gates")
+
+
+def match_gate_biases(model: keras.Model, spec: RunSpec) -> None:
+    """Sets the gate biases of every recurrent layer of a built model to `matched_gate_biases`.
+
+    Bias layouts (blocks of `units`): LSTM [i, f, c, o], CIFG [f, c, o], GRU [z, r, h]; a GRU with
+    `reset_after` has a `(2, 3*units)` bias, input row then recurrent row, whose sum is the gate's
+    pre-activation: b' goes in the input row, 0 in the recurrent row. The candidate's block (c, h)
+    keeps its value.
+    """
+    values = matched_gate_biases(spec)
+    if spec.cell == "cifg":
+        blocks = ("f", "c", "o")
+    elif spec.cell in LSTM_CELLS:
+        blocks = ("i", "f", "c", "o")
+    else:
+        blocks = ("z", "r", "h")
+    n = spec.units
+    for depth in range(1, spec.depth + 1):
+        bias_variable = model.get_layer(f"rnn_{depth}").cell.bias
+        bias = bias_variable.numpy()
+        for index, block in enumerate(blocks):
+            if block in values:
+                if bias.ndim == 2:  # GRU, reset_after
+                    bias[0, index * n : (index + 1) * n] = values[block]
+                    bias[1, index * n : (index + 1) * n] = 0.0
+                else:
+                    bias[index * n : (index + 1) * n] = values[block]
+        bias_variable.assign(bias)
 
 
 def build_optimizer(spec: RunSpec, clipping: bool = True) -> keras.optimizers.Optimizer:
-    """Keras's optimizer with Keras's clipping argument named by `spec.clip`; with
-    `clipping=False` without it (a seed group clips each seed's gradients itself)."""
-    clipping = {} if spec.clip == "none" or not clipping else {spec.clip: spec.clip_threshold}
-    return _OPTIMIZER_CLASSES[spec.optimizer](learning_rate=spec.learning_rate, **clipping)
+    """Keras's optimizer (SGD with `spec.momentum`) with Keras's clipping argument named by
+    `spec.clip`; with `clipping=False` without it (a seed group clips each seed's gradients
+    itself)."""
+    options = {} if spec.clip == "none" or not clipping else {spec.clip: spec.clip_threshold}
+    if spec.optimizer == "sgd":
+        options["momentum"] = spec.momentum
+    return _OPTIMIZER_CLASSES[spec.optimizer](learning_rate=spec.learning_rate, **options)
 
 
 def build_loss(task: Task, per_example: bool = False) -> keras.losses.Loss:

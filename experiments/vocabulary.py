@@ -25,6 +25,14 @@ LSTM_CELLS = ("lstm", "peephole", "cifg")  # the cells built by `SwappableLSTM`
 GATED_CELLS = (*LSTM_CELLS, "gru")  # the cells a scheme's `gates` applies to
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")  # Keras optimizers of the same (capitalised) name
+# `gate_init`: "keras", the cell's own gate biases; "matched", biases that start every gate at the
+# value a sigmoid gate starts at (its bias b: 0, or `forget_bias` for the LSTM forget gate).
+GATE_INITS = ("keras", "matched")
+# `kernel_initializer` beside Keras's names: N(0, 0.001) input weights (Le et al. 2015 IRNN).
+SMALL_NORMAL = "small_normal"
+# `recurrent_initializer` of an IndRNN (a vector u, |u_n| <= 2**(1/T)): u_n ~ U(0, 1) (the cell's
+# default), or U(0, 2**(1/T)) (Li et al. 2018, adding problem).
+INDRNN_RECURRENT_INITIALIZERS = ("uniform", "uniform_to_bound")
 # Each maps 1:1 onto the Keras optimizer argument of the same name; `none` clips nothing.
 CLIP_MODES = ("none", "clipvalue", "clipnorm", "global_clipnorm")
 

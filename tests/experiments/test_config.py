@@ -2,7 +2,7 @@
 
 Bad grids go through the CLI entry point in-process (`experiments.__main__.main`): exit code 2, the
 expected message on stderr, and nothing written to the out folder. `--dry-run`, `--only` and
-`tasks` are checked here too (they train nothing).
+`tasks` are checked here too (they train nothing), and `--seeds`.
 """
 
 from __future__ import annotations
@@ -10,14 +10,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
 
 import pytest
 
-from experiments.__main__ import main
-from experiments.config import ConfigError, RunSpec, expand_grid, load_grid
+from experiments.__main__ import EXIT_CONFIG_ERROR, main, parse_seeds
+from experiments.config import ConfigError, RunSpec, expand_grid, load_grid, matched_gate_bias
 from experiments.vocabulary import BUILTIN_SCHEMES, CLIP_MODES
+
+CONFIGS = Path(__file__).parents[2] / "experiments" / "configs"
 
 SWEEPS = """
 [[sweep]]
@@ -159,7 +162,33 @@ BAD = {
     ),
     "indrnn initializer": (
         bad_grid(sweep='cell = "indrnn"\nrecurrent_initializer = "identity"'),
-        "`recurrent_initializer` does not apply to indrnn",
+        "`recurrent_initializer` 'identity' does not apply to indrnn, whose recurrent weight is "
+        "a vector bounded by 2**(1/T); valid for indrnn: ['uniform', 'uniform_to_bound']",
+    ),
+    "uniform_to_bound on lstm": (
+        bad_grid(sweep='cell = ["indrnn", "lstm"]\nrecurrent_initializer = "uniform_to_bound"'),
+        "'uniform_to_bound' applies to indrnn only, not 'lstm'",
+    ),
+    "unknown kernel initializer": (
+        bad_grid(base='kernel_initializer = "small_normall"'),
+        "kernel_initializer: unknown initializer 'small_normall'",
+    ),
+    "momentum 1": (
+        bad_grid(sweep='optimizer = "sgd"\nmomentum = [0.9, 1.0]'),
+        "momentum: expected SGD's momentum, a number in [0, 1), got 1.0",
+    ),
+    "momentum -0.5": (bad_grid(base="momentum = -0.5"), "in [0, 1), got -0.5"),
+    "unknown gate_init": (
+        bad_grid(sweep='gate_init = "sigmoid"'),
+        "unknown gate_init 'sigmoid'; valid: ['keras', 'matched']",
+    ),
+    "matched gates that never reach a sigmoid gate's value": (
+        bad_grid(
+            extra='[schemes.negative]\ngates = "log_sigmoid"',
+            sweep='scheme = "negative"\ngate_init = "matched"',
+        ),
+        "gate_init 'matched' with scheme 'negative': gate activation 'log_sigmoid' never "
+        "reaches 0.5",
     ),
     "timestep_every -1": (bad_grid(base="timestep_every = -1"), "expected an integer >= 0"),
     "jit_compile not a bool": (bad_grid(base='jit_compile = "yes"'), "expected true or false"),
@@ -335,10 +364,139 @@ def test_seed_group_is_a_positive_scalar():
         expand_grid({"sweep": [{"seed_group": [1, 8]}]})
 
 
+LATER_FIELDS = ("seed_group", "momentum", "gate_init", "kernel_initializer")
+
+
 def test_seed_group_is_left_out_of_the_run_id():
     alone, grouped = RunSpec(seed_group=1), RunSpec(seed_group=32)
     assert alone.run_id == grouped.run_id and alone.to_dict() != grouped.to_dict()
-    # The hash is the one of the spec's fields before seed_group existed: old grids resume.
-    before = {k: v for k, v in RunSpec().to_dict().items() if k != "seed_group"}
+    # The hash is the one of the spec's fields before seed_group (and the fields added after it)
+    # existed: old grids resume.
+    before = {k: v for k, v in RunSpec().to_dict().items() if k not in LATER_FIELDS}
     payload = json.dumps(before, sort_keys=True).encode()
     assert RunSpec(seed_group=7).spec_hash == hashlib.sha1(payload).hexdigest()[:8]
+    assert RunSpec().spec_hash == "7e01734a"  # the default spec's hash since the first records
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"momentum": 0.9, "optimizer": "sgd"}, {"gate_init": "matched", "gates": "relu"},
+     {"kernel_initializer": "small_normal"}],
+)  # fmt: skip
+def test_a_later_field_counts_in_the_hash_only_when_set(change):
+    base = RunSpec(optimizer=change.get("optimizer", "adam"), gates=change.get("gates", "sigmoid"))
+    assert dataclasses.replace(base, **change).spec_hash != base.spec_hash
+    # At its default, the field is left out: the hash of the spec without it.
+    fields = {k: v for k, v in base.to_dict().items() if k not in LATER_FIELDS}
+    payload = json.dumps(fields, sort_keys=True).encode()
+    assert base.spec_hash == hashlib.sha1(payload).hexdigest()[:8]
+
+
+# --------------------------------------------------------------------------------------------------
+# Normalization: a setting with no effect makes no second run
+
+
+@pytest.mark.parametrize(
+    "sweep",
+    [
+        {"clip": "none", "clip_threshold": [0.1, 1.0]},
+        {"cell": "gru", "forget_bias": [0.0, 1.0]},
+        {"optimizer": "adam", "momentum": [0.0, 0.9]},
+        {"cell": "lstm", "scheme": "standard", "gate_init": ["keras", "matched"]},
+        {"cell": "simple_rnn", "gate_init": ["keras", "matched"]},
+    ],
+    ids=["clip none", "gru forget bias", "adam momentum", "sigmoid gates", "gate-less cell"],
+)
+def test_a_setting_without_effect_makes_one_run(sweep):
+    (spec,) = expand_grid({"sweep": [sweep]}).runs
+    assert spec == RunSpec(grid=spec.grid, cell=sweep.get("cell", "lstm"))
+
+
+def test_indrnn_uniform_is_the_default_and_uniform_to_bound_a_new_run():
+    def runs(**sweep):
+        return expand_grid({"sweep": [{"cell": "indrnn", "scheme": "relu", **sweep}]}).runs
+
+    (default,), (uniform,) = runs(), runs(recurrent_initializer="uniform")
+    assert uniform == default and default.recurrent_initializer == RunSpec.recurrent_initializer
+    (bounded,) = runs(recurrent_initializer="uniform_to_bound")
+    assert bounded.run_id != default.run_id
+
+
+def test_settings_with_an_effect_are_kept():
+    sweep = {"cell": "lstm", "clip": "clipnorm", "clip_threshold": [0.1, 1.0],
+             "optimizer": "sgd", "momentum": [0.0, 0.9], "scheme": ["standard", "relu_gates"],
+             "gate_init": ["keras", "matched"], "forget_bias": [0.0, 1.0]}  # fmt: skip
+    runs = expand_grid({"sweep": [sweep]}).runs
+    # sigmoid gates: gate_init collapses (2 x 2 x 2 x 1 x 2); relu gates: it counts (x 2)
+    assert len(runs) == 8 + 16
+    assert {(s.momentum, s.gate_init) for s in runs} == {
+        (m, g) for m in (0.0, 0.9) for g in ("keras", "matched")
+    }
+    assert all(isinstance(s.momentum, float) for s in runs)
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_grids_expand_to_normalized_specs(path):
+    """Every run of every grid under experiments/configs is its own normalization: no grid holds
+    two runs that compute the same thing."""
+    for spec in load_grid(path).runs:
+        assert spec.normalized() == spec, spec.run_id
+
+
+SIGMOID_1 = 1 / (1 + math.exp(-1))  # 0.731: a sigmoid forget gate's initial value at bias 1
+
+
+@pytest.mark.parametrize(
+    ("gates", "closed_form"),
+    [
+        ("sigmoid", lambda b: b),
+        ("relu", lambda b: 1 / (1 + math.exp(-b))),
+        ("hard_sigmoid", lambda b: 6 * (1 / (1 + math.exp(-b)) - 0.5)),  # relu6(x + 3) / 6
+    ],
+)
+def test_matched_gate_bias_inverts_the_gate_activation(gates, closed_form):
+    for bias in (0.0, 1.0):
+        assert matched_gate_bias(gates, bias) == pytest.approx(closed_form(bias), abs=1e-9)
+    assert matched_gate_bias("relu", 1.0) == pytest.approx(SIGMOID_1)
+
+
+# --------------------------------------------------------------------------------------------------
+# --seeds
+
+
+@pytest.mark.parametrize(
+    ("text", "seeds"),
+    [("4", [4]), ("8-11", [8, 9, 10, 11]), ("0,3,5-7", [0, 3, 5, 6, 7]), (" 2, 1-2", [1, 2])],
+)
+def test_parse_seeds(text, seeds):
+    assert parse_seeds(text) == seeds
+
+
+def test_seeds_option_replaces_the_grids_seeds(write_grid, grid_text, tmp_path, capsys):
+    path = write_grid(grid_text)  # seeds = [0, 1]
+    out = tmp_path / "out"
+    code, stdout, _ = run_cli(
+        ["run", str(path), "--out", str(out), "--dry-run", "--seeds", "8-10"], capsys
+    )
+    assert code == 0
+    grid = load_grid(path, seeds=[8, 9, 10])
+    assert {s.seed for s in grid.runs} == {8, 9, 10} and len(grid.runs) == 5 * 3
+    listed = [line.split()[0] for line in stdout.splitlines() if "~" in line]
+    assert sorted(listed) == sorted(s.run_id for s in grid.runs)
+    # The seeds' runs are the grid's own runs of those seeds: the same ids.
+    own = {s.run_id for s in load_grid(path).runs if s.seed == 1}
+    assert own == {s.run_id for s in load_grid(path, seeds=[1]).runs}
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("bad", ["7-3", "a", "-1", "", "1,,2", "3-"])
+def test_a_bad_seeds_option_exits_2_before_anything_runs(
+    write_grid, grid_text, tmp_path, capsys, bad
+):
+    out = tmp_path / "out"
+    code, _, stderr = run_cli(
+        ["run", str(write_grid(grid_text)), "--out", str(out), f"--seeds={bad}"], capsys
+    )
+    assert code == EXIT_CONFIG_ERROR
+    assert f"--seeds {bad!r}" in stderr and "8-15" in stderr
+    assert not out.exists()

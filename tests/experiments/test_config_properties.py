@@ -24,10 +24,12 @@ KNOWN_KEYS = sorted(
     {"name", "seeds", "base", "schemes", "sweep", "task", "length", "cell", "scheme", "clip",
      "clip_threshold", "units", "depth", "steps", "optimizer", "learning_rate", "forget_bias",
      "recurrent_initializer", "permuted", "timestep_every", "eval_every", "gates", "candidate",
-     "output", "seed", "relu", "standard"}
+     "output", "seed", "relu", "standard", "momentum", "gate_init", "kernel_initializer"}
 )  # fmt: skip
 KNOWN_STRINGS = ["adding", "copy", "digits", "lstm", "gru", "indrnn", "relu", "tanh", "sigmoid",
-                 "none", "clipnorm", "adam", "identity", "../../x", "<img src=x>", "a/b", ".", ""]  # fmt: skip
+                 "none", "clipnorm", "adam", "identity", "../../x", "<img src=x>", "a/b", ".", "",
+                 "sgd", "matched", "keras", "small_normal", "uniform", "uniform_to_bound",
+                 "relu_gates", "log_sigmoid", "softmax", "glu"]  # fmt: skip
 scalars = st.one_of(
     st.booleans(),
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
@@ -38,9 +40,7 @@ scalars = st.one_of(
 keys = st.one_of(st.sampled_from(KNOWN_KEYS), st.text(min_size=1, max_size=8))
 values = st.recursive(
     scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)),
     max_leaves=12,
 )
 

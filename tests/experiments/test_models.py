@@ -302,3 +302,80 @@ def test_optimizer_has_the_spec_learning_rate_and_clipping_argument(optimizer, c
     assert float(built.learning_rate) == pytest.approx(0.03)
     for argument in CLIP_MODES[1:]:  # clipvalue, clipnorm, global_clipnorm
         assert getattr(built, argument) == (0.25 if argument == clip else None), argument
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_sgd_has_the_spec_momentum(optimizer):
+    built = models.build_optimizer(make_spec(optimizer=optimizer, momentum=0.9))
+    if optimizer == "sgd":
+        assert built.momentum == pytest.approx(0.9)
+        assert models.build_optimizer(make_spec(optimizer="sgd")).momentum == 0.0
+    else:
+        assert not hasattr(built, "momentum") or built.momentum != 0.9
+
+
+# --------------------------------------------------------------------------------------------------
+# Gate initialisation, input weights, the IndRNN's recurrent initializer
+
+
+def gate_blocks(cell: str, bias: np.ndarray) -> dict[str, np.ndarray]:
+    """The bias of each gate block; a GRU's two rows (input, recurrent) are summed: the gate's
+    pre-activation at zero input and state."""
+    order = {"cifg": "fco", "gru": "zrh"}.get(cell, "ifco")
+    if bias.ndim == 2:
+        bias = bias.sum(axis=0)
+    return dict(zip(order, bias.reshape(len(order), UNITS), strict=True))
+
+
+@pytest.mark.parametrize("forget_bias", [1.0, 0.0])
+@pytest.mark.parametrize("gates", ["relu", "hard_sigmoid"])
+@pytest.mark.parametrize("cell", GATED_CELLS)
+def test_matched_gates_start_where_sigmoid_gates_start(cell, gates, forget_bias):
+    """gate_init "matched": at zero input and state every gate of every layer has the value a
+    sigmoid gate has at init (0.5; the LSTM forget gate sigmoid(forget_bias)); the candidate's
+    bias is untouched (0)."""
+    spec = make_spec(cell=cell, gates=gates, gate_init="matched", forget_bias=forget_bias, depth=2)
+    model = models.build_model(spec, task_for(spec))
+    g, sigmoid = NP_ACTIVATIONS[gates], NP_ACTIVATIONS["sigmoid"]
+    for depth in (1, 2):
+        bias = model.get_layer(f"rnn_{depth}").cell.bias.numpy()
+        blocks = gate_blocks(cell, bias)
+        for gate, values in blocks.items():
+            if gate in "ch":
+                assert values.tolist() == [0.0] * UNITS, gate
+                continue
+            b = forget_bias if gate == "f" else 0.0
+            np.testing.assert_allclose(g(values), sigmoid(b), rtol=1e-6, err_msg=gate)
+        if cell == "gru":  # b' in the input row, 0 in the recurrent row
+            assert bias[1].tolist() == [0.0] * 3 * UNITS
+    # "keras" keeps the cell's own biases: the forget gate at forget_bias, whatever the gates.
+    keras_bias = models.build_model(dataclasses.replace(spec, gate_init="keras"), task_for(spec))
+    blocks = gate_blocks(cell, keras_bias.get_layer("rnn_1").cell.bias.numpy())
+    if cell in LSTM_CELLS:
+        assert blocks["f"].tolist() == [forget_bias] * UNITS
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_kernel_initializer_sets_every_layers_input_weights(cell):
+    spec = make_spec(cell=cell, units=8, depth=2, kernel_initializer="small_normal")
+    model = models.build_model(spec, task_for(spec))
+    kernels = [model.get_layer(f"rnn_{d}").cell.kernel.numpy() for d in (1, 2)]
+    for kernel in kernels:  # N(0, 0.001); glorot_uniform's are ~100x larger
+        assert 0 < np.abs(kernel).max() < 0.006 and 0.0004 < kernel.std() < 0.002
+    assert not np.allclose(kernels[0][:, :8], kernels[1][:2, :8])  # one draw per layer
+    spec = make_spec(cell=cell, kernel_initializer="zeros")  # any Keras name
+    assert not models.build_model(spec, task_for(spec)).get_layer("rnn_1").cell.kernel.numpy().any()
+
+
+def test_indrnn_uniform_to_bound_starts_up_to_the_bound():
+    """The default: u_n ~ U(0, 1); "uniform_to_bound": U(0, 2**(1/T)), units above 1 included."""
+    bound = 2 ** (1 / 4)
+    weights = {}
+    for initializer in (RunSpec.recurrent_initializer, "uniform", "uniform_to_bound"):
+        spec = make_spec(cell="indrnn", length=4, units=64, recurrent_initializer=initializer)
+        layer = models.build_model(spec, task_for(spec)).get_layer("rnn_1")
+        weights[initializer] = layer.cell.recurrent_kernel.numpy()
+    default, bounded = weights[RunSpec.recurrent_initializer], weights["uniform_to_bound"]
+    np.testing.assert_array_equal(weights["uniform"], default)
+    assert default.min() >= 0 and default.max() <= 1
+    assert bounded.min() >= 0 and bounded.max() <= np.float32(bound) and (bounded > 1).sum() > 3
