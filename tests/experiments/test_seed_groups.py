@@ -22,7 +22,14 @@ import pytest
 from experiments import group_training, models, training
 from experiments.config import RunSpec, task_for
 from experiments.execution import seed_groups, train_group
-from experiments.vocabulary import CELLS, CLIP_MODES, DIVERGED, STEP_COLUMNS, SUMMARY_FILE
+from experiments.vocabulary import (
+    CELLS,
+    CLIP_MODES,
+    DIVERGED,
+    GATED_CELLS,
+    STEP_COLUMNS,
+    SUMMARY_FILE,
+)
 
 RTOL, ATOL = 5e-4, 1e-6
 LOGGED = ("loss", "metric", "grad_norm", "grad_norm_clipped", "max_abs_grad", "clip_fraction")
@@ -88,27 +95,32 @@ def assert_same_run(grouped, single, rtol=RTOL, atol=ATOL):
 # every family, both depths, every clip mode (clipnorm and clipvalue at both depths), and the
 # three kinds of output: a regression on the last step, a class on the last step, a class at
 # every step. The GRU's case clips the global norm: its bias is the one weight whose seed axis is
-# second (`seed_axis.stored_shape`), and the global norm sums over every weight.
+# second (`seed_axis.stored_shape`), and the global norm sums over every weight. The last item of
+# a case is what else differs from `tiny()`: SGD with momentum (its velocity is optimizer state
+# with a seed axis), and matched gate biases (`gate_init`, set on each seed's single-run model and
+# copied into the group) under non-sigmoid gates.
+MOMENTUM = {"optimizer": "sgd", "momentum": 0.9}
+MATCHED = {"scheme": "hard_sigmoid_gates", "gates": "hard_sigmoid", "gate_init": "matched"}
 EQUIVALENCE_CASES = [
-    ("lstm", "none", 1),
-    ("peephole", "clipvalue", 2),
-    ("cifg", "clipnorm", 1),
-    ("gru", "global_clipnorm", 2),
-    ("simple_rnn", "clipnorm", 2),
-    ("indrnn", "clipvalue", 1),
+    ("lstm", "none", 1, {}),
+    ("peephole", "clipvalue", 2, {}),
+    ("cifg", "clipnorm", 1, MATCHED),
+    ("gru", "global_clipnorm", 2, {}),
+    ("simple_rnn", "clipnorm", 2, MOMENTUM),
+    ("indrnn", "clipvalue", 1, {}),
 ]
 SEQUENCE_TASKS = {("gru", 2): "copy", ("lstm", 1): "temporal_order"}
 
 
-@pytest.mark.parametrize("cell, clip, depth", EQUIVALENCE_CASES)
-def test_a_group_of_three_seeds_equals_their_three_single_runs(cell, clip, depth):
+@pytest.mark.parametrize("cell, clip, depth, other", EQUIVALENCE_CASES)
+def test_a_group_of_three_seeds_equals_their_three_single_runs(cell, clip, depth, other):
     # IndRNN runs the grid's "relu" scheme (a ReLU candidate); the others the standard one.
     scheme = {"scheme": "relu", "candidate": "relu"} if cell == "indrnn" else {}
     task = SEQUENCE_TASKS.get((cell, depth), "adding")
     length = {"adding": 6, "copy": 3, "temporal_order": 10}[task]  # temporal order: T >= 10
     # ||dL/dx_t|| (a second traced step) in the cases at depth 1 only, to save time.
     base = tiny(task=task, length=length, cell=cell, clip=clip, depth=depth,
-                timestep_every=5 * (depth == 1), **scheme)  # fmt: skip
+                timestep_every=5 * (depth == 1), **scheme, **other)  # fmt: skip
     specs = [dataclasses.replace(base, seed=s) for s in SEEDS]
     logs, weights = grouped_runs(specs)
     for spec, log, final in zip(specs, logs, weights, strict=True):
@@ -119,14 +131,38 @@ def test_a_group_of_three_seeds_equals_their_three_single_runs(cell, clip, depth
 
 
 def test_the_cases_cover_every_family_clip_mode_depth_and_output_kind():
-    assert [c for c, _, _ in EQUIVALENCE_CASES] == list(CELLS)
-    assert {k for _, k, _ in EQUIVALENCE_CASES} == set(CLIP_MODES)
-    assert {d for _, _, d in EQUIVALENCE_CASES} == {1, 2}
-    assert set(SEQUENCE_TASKS) <= {(c, d) for c, _, d in EQUIVALENCE_CASES}
+    assert [c for c, _, _, _ in EQUIVALENCE_CASES] == list(CELLS)
+    assert {k for _, k, _, _ in EQUIVALENCE_CASES} == set(CLIP_MODES)
+    assert {d for _, _, d, _ in EQUIVALENCE_CASES} == {1, 2}
+    assert set(SEQUENCE_TASKS) <= {(c, d) for c, _, d, _ in EQUIVALENCE_CASES}
+    others = [tiny(cell=c, **o) for c, _, _, o in EQUIVALENCE_CASES]
+    assert any(s.optimizer == "sgd" and s.momentum > 0 for s in others)
+    assert any(
+        s.gate_init == "matched" and s.gates != "sigmoid" and s.cell in GATED_CELLS for s in others
+    )
+    for s in others:  # each setting has its effect (normalization keeps it)
+        assert (s.normalized().momentum, s.normalized().gate_init) == (s.momentum, s.gate_init)
     assert {task_for(tiny(task=t, length=10)).output_kind for t in SEQUENCE_TASKS.values()} == {
         "classification",
         "sequence_classification",
     }
+
+
+def test_a_group_starts_from_its_seeds_matched_gate_biases():
+    """`gate_init = "matched"` is set on each seed's single-run model; the group copies it."""
+    specs = [tiny(cell="gru", gates="relu", gate_init="matched", seed=s, depth=2) for s in (0, 1)]
+    keras.backend.clear_session()
+    task = task_for(specs[0])
+    group = group_training.build_group(specs, task)
+    biases = [i for i, name in enumerate(group.names) if name.endswith("/bias") and "rnn" in name]
+    assert len(biases) == 2
+    for seed, spec in enumerate(specs):
+        single = [v.numpy() for v in models.build_model(spec, task).trainable_variables]
+        for i in biases:
+            bias = group.seed_weights(seed)[i]
+            np.testing.assert_array_equal(bias, single[i])
+            units = spec.units
+            assert bias[0, : 2 * units].tolist() == [0.5] * 2 * units  # relu(b') = sigmoid(0)
 
 
 def test_each_seed_has_its_own_weights_and_data():
