@@ -343,10 +343,12 @@ def test_shipped_grids_are_valid(name):
         assert {"lstm", "gru", "simple_rnn", "indrnn"} <= {r.cell for r in runs}
         assert set(CLIP_MODES) <= {r.clip for r in runs}
         assert len({r.seed for r in runs}) >= 2
-        assert {"adding", "copy"} <= {r.task for r in runs}
+        assert "adding" in {r.task for r in runs}
         schemes = {r.scheme for r in runs if r.cell == "lstm"}
         assert {"standard", "relu_candidate", "relu_gates", "hard_sigmoid_gates"} <= schemes
         assert len({r.length for r in runs if r.task == "adding"}) >= 2
+    if name == "full":  # copy memory: a budget only the full grid affords
+        assert {"adding", "copy"} <= {r.task for r in grid.runs}
 
 
 # --------------------------------------------------------------------------------------------------
