@@ -17,6 +17,9 @@ of each. Measures (`runs` columns, all read from the records):
 - `loss_ratio`: the final held-out loss / `loss_baseline` (completed runs; inf for diverged ones).
 - `learned`: a completed run whose `loss_ratio` < 1/2: the graded success used where nothing is
   solved (copy at a short budget) - a binary "solved" hides the slow learners.
+- `solved`, `step_solved`: whether and from which step the run solved its task: the held-out
+  metric passed the task's rule at two consecutive evaluations (`experiments.solving`; recomputed
+  from `eval.csv`, so older records follow the same rule).
 - `clipped_steps`: the fraction of steps at which clipping changed the gradient.
 - `step_half_baseline`: the first step at which the training loss, as a moving median over
   `SMOOTH_STEPS` steps, fell below half the baseline (NaN: never within the budget).
@@ -34,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiments import solving
 from experiments.vocabulary import (
     CELLS,
     CLIP_MODES,
@@ -65,6 +69,8 @@ TASK_FIELDS = ("task", "length", "permuted")
 MODEL_FIELDS = ("cell", "scheme", "gates", "candidate", "output")
 CLIP_FIELDS = ("clip", "clip_threshold")
 NOT_CONFIG = ("seed", "grid", "seed_group")  # spec fields that do not define a configuration
+# Spec fields added after runs were recorded, with the value older runs computed with.
+LATER_FIELDS = {"momentum": 0.0, "gate_init": "keras", "kernel_initializer": "glorot_uniform"}
 
 RULE_FIELDS = (
     "metric_name",
@@ -241,14 +247,20 @@ def load(grid_dir: Path, stream=None) -> Tables:
         for name, frame in data.items():
             if frame is not None:
                 frames[name].append(frame)
-        rows.append(_run_row(run_id, spec, meta.get("task", {}), summary, data[STEPS_FILE]))
+        rows.append(
+            _run_row(run_id, spec, meta.get("task", {}), summary, data[STEPS_FILE], data[EVAL_FILE])
+        )
     if not rows:
         also = f" ({len(skipped)} unreadable folder(s) skipped)" if skipped else ""
         raise FileNotFoundError(
             f"no runs in {grid_dir}{also}: expected run folders under {grid_dir / RUNS_DIR} "
             "(`python -m experiments run GRID.toml` writes them)"
         )
-    runs = _with_labels(pd.DataFrame(rows), spec_keys)
+    frame = pd.DataFrame(rows)
+    for key, default in LATER_FIELDS.items():  # runs recorded before the field existed
+        if key in frame:
+            frame[key] = frame[key].fillna(default)
+    runs = _with_labels(frame, spec_keys)
     spec_columns = tuple(k for k in spec_keys if k not in NOT_CONFIG)
     stacked = {
         name: pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["run_id"])
@@ -268,7 +280,7 @@ def load(grid_dir: Path, stream=None) -> Tables:
     )
 
 
-def _run_row(run_id: str, spec: dict, rules: dict, summary: dict, steps) -> dict:
+def _run_row(run_id: str, spec: dict, rules: dict, summary: dict, steps, evals=None) -> dict:
     """One row of `runs`: spec, task rules, summary and the derived measures of one run."""
     row = {"run_id": run_id, **spec}
     for key in RULE_FIELDS:
@@ -277,6 +289,8 @@ def _run_row(run_id: str, spec: dict, rules: dict, summary: dict, steps) -> dict
     row["metric_is_loss"] = metric_is_loss(rules)
     row.update({k: v for k, v in summary.items() if k != "error"})
     row["error"] = summary.get("error")
+    step = solved_at(evals, rules) if summary.get("status") in FINISHED else None
+    row["solved"], row["step_solved"] = step is not None, math.nan if step is None else float(step)
     baseline = loss_baseline(rules)
     row["loss_baseline"] = baseline
     status = summary.get("status")
@@ -296,6 +310,17 @@ def _run_row(run_id: str, spec: dict, rules: dict, summary: dict, steps) -> dict
         for key in ("max_grad_norm", "median_clip_fraction", "clipped_steps", "step_half_baseline"):
             row[key] = math.nan
     return row
+
+
+def solved_at(evals, rules: dict) -> int | None:
+    """The step from which a run solved its task (`experiments.solving`), from its `eval.csv`
+    rows and its task's rules; None if it never did (or the rules are unknown)."""
+    if evals is None or evals.empty or rules.get("solved_threshold") is None:
+        return None
+    threshold = float(rules["solved_threshold"])
+    metric = pd.to_numeric(evals["metric"], errors="coerce")
+    passed = metric >= threshold if rules.get("higher_is_better") else metric <= threshold
+    return solving.step_solved(evals["step"].tolist(), passed.tolist())
 
 
 def _float(value) -> float:

@@ -84,7 +84,8 @@ def write_fake_run(
     eval_rows = [
         [s, losses[s - 1], losses[s - 1]] for s in range(spec.eval_every, n, spec.eval_every)
     ]
-    if not diverged:
+    if not diverged:  # converged by its last two evaluations: both at the final loss
+        eval_rows[-1:] = [[eval_rows[-1][0], final, final]] if eval_rows else []
         eval_rows.append([spec.steps, final, final])
     T = task.input_shape[0]
     logged = [1] + list(range(spec.timestep_every, n + 1, spec.timestep_every))
