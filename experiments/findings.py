@@ -2,7 +2,9 @@
 
 Each finding is a pure function `(tables) -> Finding`: the verdict (`SUPPORTED`, `CONTRADICTED`,
 `INCONCLUSIVE`, or `NOT_TESTED` when the grid lacks the runs the claim needs), the rule that gave
-it, in words, and the evidence (counts, rates with 95% Wilson intervals, medians, step budgets).
+it, in words, the exact tests it rests on (`experiments.significance`: per task, the test, its
+statistic, n, p-value, effect and interval) and the evidence around them (solved counts, times to
+solve, budgets).
 
 The conventions every rule shares are `CONVENTIONS`, which the report states once above the
 findings.
@@ -11,15 +13,17 @@ findings.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from experiments import analysis
+from experiments import analysis, significance
 from experiments.analysis import budgets
 from experiments.formatting import num, pct
-from experiments.vocabulary import COMPLETED, DIVERGED, FINISHED, GATED_CELLS, LSTM_CELLS, STANDARD
+from experiments.significance import A_BETTER, COMPARABLE, DIFFERENT, MARGIN, Comparison
+from experiments.solving import SUSTAIN
+from experiments.vocabulary import DIVERGED, FINISHED, GATED_CELLS, LSTM_CELLS, STANDARD
 
 SUPPORTED = "supported"
 CONTRADICTED = "contradicted"
@@ -27,36 +31,41 @@ INCONCLUSIVE = "inconclusive"
 NOT_TESTED = "not tested by this grid"
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_TESTED)
 
-MIN_RUNS = 4  # runs per arm below which a point-estimate clause cannot decide
-RATIO_FLOOR = 1e-3  # final loss / baseline is clipped to [floor, cap] in paired comparisons
-RATIO_CAP = 10.0  # ... and a diverged run counts as the cap
-DIFFERENT = math.log10(2)  # paired log10 loss ratios differ: a factor 2 or more
-SAME = math.log10(1.25)  # ... and agree: within 25%
-RATE_SAME = 0.1  # success rates agree: within 10 percentage points
-RATE_DIFFERENT = 0.2  # success rates differ: 20 points or more (F4, F5)
-F3_SUPPORT = 2.0  # orders of magnitude (log10) by which the simple RNN's gradient decays more
-F3_CONTRADICT = 1.0  # ... and below which the difference does not count
+FIRING = 0.1  # F4: a pair counts when clipping changed the gradient on >= this share of its steps
+CONTROL_RATE = 0.5  # F3: the positive control solves in at least this share of its seeds
 
 RELU_CANDIDATE = {"gates": "sigmoid", "candidate": "relu", "output": "relu"}
 RELU_GATES = {"gates": "relu", "candidate": "tanh", "output": "tanh"}
 HARD_SIGMOID_GATES = {"gates": "hard_sigmoid", "candidate": "tanh", "output": "tanh"}
-ACTIVATIONS = ("scheme", "gates", "candidate", "output")
+ACTIVATIONS = ("scheme", "gates", "candidate", "output", "gate_init")
+CLIPPING = analysis.CLIP_FIELDS
+CLIP_MODES = ("clipvalue", "clipnorm", "global_clipnorm")
 
 # What every rule below shares; the report states them once, above the findings.
 CONVENTIONS = (
-    "Runs are compared *matched*: every arm keeps only the runs whose other settings (the spec "
-    "minus what the claim varies, and minus the seed) occur in every arm, so that a comparison is "
-    "never decided by a setting only one side was run with. Failed runs (bugs, not results) are "
-    "left out.",
-    "*Success* is solving the task by its own rule on every task that at least one compared run "
-    f"solved, and, on a task none solved, a final held-out loss below {analysis.LEARNED_RATIO:g} x "
-    "the memoryless baseline (a graded fallback, so a short budget is not a tie).",
-    "Rates come with 95% Wilson intervals, and two rates *differ* when their intervals are "
-    f"disjoint. Point-estimate clauses need at least {MIN_RUNS} runs per side.",
-    "Paired comparisons (same seed, one setting changed) use the median over pairs of the "
-    "difference in log10(final loss / baseline), the ratio clipped to "
-    f"[{RATIO_FLOOR:g}, {RATIO_CAP:g}] (a diverged run counts as {RATIO_CAP:g}).",
-    "Every verdict holds at the step budget stated with it: a longer budget can flip it.",
+    f"*Solved*: the held-out metric passed the task's rule at {SUSTAIN} consecutive evaluations; "
+    "the run solved at the first of them (a first passage: later worsening or divergence does "
+    "not undo it). Failed runs (bugs, not results) are left out.",
+    "*Outcome* of a run, lower is better: solved at step s of a budget B -> s / B; not solved -> "
+    "2 + its final held-out loss / baseline on a log scale from 0.001 to 10 (in [2, 3]); "
+    "diverged without solving -> 4. Solving beats not solving, solving early beats solving late.",
+    "*Paired* comparisons (runs with the same seed and settings but for what the claim varies: "
+    "same data, same initial weights where shapes agree) use the exact sign test on which run "
+    "of each pair has the better outcome (ties dropped); the effect is the net win share "
+    "(A's wins - B's wins) / pairs with a 95% Clopper-Pearson-based interval. *Unpaired* "
+    "comparisons (different cells) use the Mann-Whitney U test; the effect is Cliff's delta with "
+    "a 95% bootstrap interval. Both effects run from -1 to +1 (+1: A always better).",
+    "Each claim is tested per task (and per stratum the rule names: optimizer, clip mode, cell). "
+    "A task on which no compared run solved carries no information on this outcome and is left "
+    "out (named in the evidence). The p-values of a finding are Holm-adjusted together; a "
+    f"comparison *favours* an arm at adjusted p < {significance.ALPHA:g}, and shows "
+    f"*equivalence* when the effect's interval lies inside +-{MARGIN:g}.",
+    "Verdicts are symmetric: *contradicted* needs evidence as strong as *supported* (the opposite "
+    "effect, significantly, or equivalence where the claim asserts a difference); otherwise "
+    "*inconclusive*, with the seeds that would decide each undecided comparison if the observed "
+    "proportions held.",
+    "Every verdict holds at the step budget stated with it: the time-to-solve plots show how a "
+    "longer or shorter budget would change it.",
 )
 
 
@@ -65,13 +74,15 @@ class Finding:
     """A claim from the literature and the verdict the data give it.
 
     Attributes:
-        key: "F1" ... "F6".
+        key: "F1" ... "F7".
         claim: the claim, in one sentence.
         source: where the claim comes from.
         verdict: one of `VERDICTS`.
-        rule: how the verdict is computed, in words, with its thresholds.
-        evidence: lines of numbers the verdict rests on (or what the grid lacks).
+        rule: how the verdict is computed, in words.
+        evidence: lines of numbers around the tests (or what the grid lacks).
         budget: the step budgets of the compared runs, per task label (empty when not tested).
+        comparisons: the tests the verdict rests on, Holm-adjusted together.
+        context: further tests shown beside the verdict, not part of it (e.g. a reference arm).
     """
 
     key: str
@@ -81,153 +92,163 @@ class Finding:
     rule: str
     evidence: tuple[str, ...]
     budget: dict[str, list[int]] = field(default_factory=dict)
+    comparisons: tuple[Comparison, ...] = ()
+    context: tuple[Comparison, ...] = ()
 
     @property
     def budget_text(self) -> str:
-        """The step budget per task, e.g. "adding50 300, copy5 1000", or "n/a"."""
+        """The step budget per task, e.g. "adding50 1000, adding10 1000", or "n/a"."""
         if not self.budget:
             return "n/a"
         return ", ".join(
             f"{label} {'/'.join(str(s) for s in steps)}" for label, steps in self.budget.items()
         )
 
+    def favouring(self, a: str) -> list[Comparison]:
+        """The comparisons that favour the arm named `a` (as A or as B)."""
+        return [
+            c for c in self.comparisons if (c.favours_a and c.a == a) or (c.favours_b and c.b == a)
+        ]
+
+
+def _not_tested(key, claim, source, rule, *why) -> Finding:
+    return Finding(key, claim, source, NOT_TESTED, rule, tuple(why))
+
 
 # --------------------------------------------------------------------------------------------------
-# Arms, rates and pairs
-
-
-@dataclass(frozen=True)
-class Arm:
-    """The runs of one side of a comparison and its success count (see `_score`)."""
-
-    name: str
-    runs: pd.DataFrame
-    successes: int
-    trials: int
-
-    @property
-    def rate(self) -> float:
-        return self.successes / self.trials if self.trials else math.nan
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        return analysis.wilson_interval(self.successes, self.trials)
-
-    def above(self, other: Arm) -> bool:
-        """Whether this arm's 95% interval lies entirely above the other's."""
-        return self.trials > 0 and other.trials > 0 and self.interval[0] > other.interval[1]
-
-    def describe(self) -> str:
-        low, high = self.interval
-        runs = self.runs
-        diverged = int((runs["status"] == DIVERGED).sum())
-        ratio = runs.loc[runs["status"] == COMPLETED, "loss_ratio"].median()
-        half = runs["step_half_baseline"].dropna()
-        speed = (
-            f"median step {half.median():.0f} ({len(half)}/{len(runs)} runs)"
-            if len(half)
-            else f"never (0/{len(runs)} runs)"
-        )
-        return (
-            f"{self.name}: {self.successes}/{self.trials} succeeded ({pct(self.rate)}, 95% CI "
-            f"{pct(low)}-{pct(high)}), {diverged} diverged; median final loss/baseline of the "
-            f"completed runs {num(ratio)}; training loss below half the baseline: {speed}"
-        )
+# Runs, outcomes and comparisons
 
 
 def _where(runs: pd.DataFrame, cells=None, **values) -> pd.Series:
-    """A mask of the finished runs of `cells` whose columns equal `values`."""
+    """A mask of the finished runs of `cells` whose columns equal `values` (a column the grid
+    does not have matches its RunSpec default only, e.g. `gate_init` of older records)."""
     mask = runs["status"].isin(FINISHED)
     if cells is not None:
         mask &= runs["cell"].isin(cells)
     for key, value in values.items():
-        mask &= runs[key] == value
+        if key in runs:
+            mask &= runs[key] == value
+        elif value != analysis.LATER_FIELDS.get(key, value):
+            mask &= False
     return mask
+
+
+def outcome(runs: pd.DataFrame) -> pd.Series:
+    """Each run's ordinal outcome (`significance.score`; lower is better)."""
+    return pd.Series(
+        significance.score(
+            runs["solved"].astype(bool),
+            runs["step_solved"],
+            runs["steps"],
+            runs["loss_ratio"],
+            runs["status"] == DIVERGED,
+        ),
+        index=runs.index,
+    )
+
+
+def _context(tables, vary) -> list[str]:
+    return [c for c in tables.spec_columns if c not in vary and c in tables.runs]
 
 
 def _matched(tables, arms: dict[str, pd.DataFrame], vary) -> dict[str, pd.DataFrame]:
     """Keeps in each arm the runs whose context (spec columns minus `vary`) is in every arm."""
-    context = [c for c in tables.spec_columns if c not in vary and c in tables.runs]
+    context = _context(tables, vary)
     keys = {name: frame[context].apply(tuple, axis=1) for name, frame in arms.items()}
     common = set.intersection(*(set(k) for k in keys.values())) if keys else set()
     return {name: frame[keys[name].isin(common)] for name, frame in arms.items()}
 
 
-def _success_kinds(frames) -> dict[str, str]:
-    """Per task label: "solved" if any of the compared runs solved it, else "learned"."""
-    runs = pd.concat(list(frames), ignore_index=True)
-    return {
-        label: "solved" if group["solved"].astype(bool).any() else "learned"
-        for label, group in runs.groupby("task_label", sort=False)
-    }
-
-
-def _success(runs: pd.DataFrame, kinds: dict[str, str]) -> np.ndarray:
-    kinds = runs["task_label"].map(kinds)
-    return np.where(kinds == "solved", runs["solved"].astype(bool), runs["learned"].astype(bool))
-
-
-def _arm(name: str, runs: pd.DataFrame, kinds: dict[str, str]) -> Arm:
-    return Arm(name, runs, int(_success(runs, kinds).sum()), len(runs))
-
-
-def _score(frames: dict[str, pd.DataFrame]) -> tuple[dict[str, Arm], dict[str, str]]:
-    """The arms of a comparison, scored with the success kinds of all their runs."""
-    kinds = _success_kinds(frames.values())
-    return {name: _arm(name, frame, kinds) for name, frame in frames.items()}, kinds
-
-
-def _success_text(kinds: dict[str, str], runs: pd.DataFrame) -> str:
-    rules = runs.groupby("task_label", sort=False)["solved_rule"].first().to_dict()
-    parts = [
-        f"{label}: solved ({rules.get(label)})"
-        if kind == "solved"
-        else f"{label}: final loss < {analysis.LEARNED_RATIO:g} x baseline (none solved)"
-        for label, kind in kinds.items()
-    ]
-    return "success = " + "; ".join(parts)
-
-
-def _per_task(arms: dict[str, Arm], kinds: dict[str, str]) -> str:
-    parts = []
-    for label in kinds:
-        counts = []
-        for arm in arms.values():
-            runs = arm.runs[arm.runs["task_label"] == label]
-            if len(runs):
-                counts.append(f"{arm.name} {int(_success(runs, kinds).sum())}/{len(runs)}")
-        parts.append(f"{label}: " + ", ".join(counts))
-    return "per task: " + "; ".join(parts)
-
-
-def _capped_log_ratio(runs: pd.DataFrame) -> pd.Series:
-    ratio = runs["loss_ratio"].where(runs["status"] != DIVERGED, RATIO_CAP)
-    return np.log10(ratio.clip(RATIO_FLOOR, RATIO_CAP))
-
-
 def _pairs(tables, a: pd.DataFrame, b: pd.DataFrame, vary) -> pd.DataFrame:
-    """Runs of `a` and `b` with the same seed and context (spec minus `vary`), side by side."""
-    keys = [c for c in tables.spec_columns if c not in vary and c in tables.runs] + ["seed"]
-    left = a.assign(capped_log_ratio=_capped_log_ratio(a), _key=a[keys].apply(tuple, axis=1))
-    right = b.assign(capped_log_ratio=_capped_log_ratio(b), _key=b[keys].apply(tuple, axis=1))
+    """Runs of `a` and `b` with the same seed and context (spec minus `vary`), side by side
+    (columns suffixed `_a`, `_b`), with each run's `outcome`."""
+    keys = [*_context(tables, vary), "seed"]
+    left = a.assign(outcome=outcome(a), _key=a[keys].apply(tuple, axis=1))
+    right = b.assign(outcome=outcome(b), _key=b[keys].apply(tuple, axis=1))
     return left.merge(right, on="_key", suffixes=("_a", "_b"))
 
 
-def _paired_difference(pairs: pd.DataFrame) -> float:
-    """Median over pairs of log10 loss ratio (a) - (b): < 0 means a reached a lower loss."""
+def _stratum(frame: pd.DataFrame, strata, suffix: str = "") -> pd.Series:
+    """A label per row: the task label plus the values of `strata`, e.g. "adding50 sgd"."""
+    columns = ["task_label", *strata]
+    return frame[[c + suffix for c in columns]].astype(str).agg(" ".join, axis=1)
+
+
+def paired_tests(pairs: pd.DataFrame, a: str, b: str, strata=()) -> tuple[list, list[str]]:
+    """One sign test per task (and stratum) of the pairs; and the strata left out because no run
+    of them solved (they carry no information on the outcome)."""
+    tests, untestable = [], []
     if pairs.empty:
-        return math.nan
-    return float((pairs["capped_log_ratio_a"] - pairs["capped_log_ratio_b"]).median())
+        return tests, untestable
+    labels = _stratum(pairs, strata, "_a")
+    for label, group in pairs.groupby(labels, sort=False):
+        if not (group["solved_a"].astype(bool).any() or group["solved_b"].astype(bool).any()):
+            untestable.append(f"{label} ({len(group)} pairs, none solved)")
+            continue
+        tests.append(significance.paired(label, a, b, group["outcome_a"], group["outcome_b"]))
+    return tests, untestable
 
 
-def _missing(wanted: dict[str, pd.DataFrame], matched: dict[str, pd.DataFrame]) -> list[str]:
-    """Why a comparison cannot be made: an arm without runs, or arms that share no settings."""
-    absent = [f"no runs of: {name}" for name, frame in wanted.items() if frame.empty]
-    if absent:
-        return absent
-    if any(frame.empty for frame in matched.values()):
-        return [f"no settings shared by the runs of: {', '.join(wanted)}"]
-    return []
+def unpaired_tests(
+    a_runs: pd.DataFrame, b_runs: pd.DataFrame, a: str, b: str, strata=()
+) -> tuple[list, list[str]]:
+    """One Mann-Whitney test per task (and stratum) present in both arms; and the strata left
+    out because no run of them solved."""
+    tests, untestable = [], []
+    a_labels, b_labels = _stratum(a_runs, strata), _stratum(b_runs, strata)
+    for label in dict.fromkeys(a_labels):
+        left, right = a_runs[a_labels == label], b_runs[b_labels == label]
+        if right.empty:
+            continue
+        solved_left, solved_right = left["solved"].astype(bool), right["solved"].astype(bool)
+        if not (solved_left.any() or solved_right.any()):
+            untestable.append(f"{label} ({len(left)} vs {len(right)} runs, none solved)")
+            continue
+        tests.append(significance.unpaired(label, a, b, outcome(left), outcome(right)))
+    return tests, untestable
+
+
+def describe_arm(name: str, runs: pd.DataFrame) -> str:
+    """An arm in one line: solved count with its Wilson interval, divergences, time to solve."""
+    n = len(runs)
+    solved = int(runs["solved"].astype(bool).sum())
+    low, high = analysis.wilson_interval(solved, n)
+    diverged = int((runs["status"] == DIVERGED).sum())
+    steps = runs["step_solved"].dropna()
+    speed = f"median step solved {steps.median():.0f}" if len(steps) else "none solved"
+    ratio = runs.loc[runs["status"] != DIVERGED, "loss_ratio"].median()
+    return (
+        f"{name}: {solved}/{n} solved ({pct(solved / n if n else math.nan)}, 95% CI "
+        f"{pct(low)}-{pct(high)}), {diverged} diverged, {speed}; median final loss/baseline "
+        f"{num(ratio)}"
+    )
+
+
+def _judge(
+    key, claim, source, rule, claim_kind, tests, untestable, arms, extra=(), context=()
+) -> Finding:
+    """The verdict from `tests` (`significance.decide`), with the arms' descriptions, the strata
+    left out and any `extra` evidence lines."""
+    everything = pd.concat([frame for frame in arms.values() if len(frame)])
+    evidence = [describe_arm(name, frame) for name, frame in arms.items()]
+    if untestable:
+        evidence.append("left out, no information: " + "; ".join(untestable))
+    evidence += list(extra)
+    if not tests:
+        evidence.append("no task on which the compared runs could differ (none solved)")
+        return Finding(key, claim, source, INCONCLUSIVE, rule, tuple(evidence), budgets(everything))
+    verdict, decided = significance.decide(tests, claim_kind)
+    return Finding(
+        key,
+        claim,
+        source,
+        verdict,
+        rule,
+        tuple(evidence),
+        budgets(everything),
+        tuple(decided),
+        tuple(context),
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -235,89 +256,96 @@ def _missing(wanted: dict[str, pd.DataFrame], matched: dict[str, pd.DataFrame]) 
 
 
 def f1_relu_candidate(tables) -> Finding:
-    """F1: ReLU can replace tanh as the LSTM's candidate/output activation, but only with
-    clipping."""
-    claim = (
-        "ReLU can replace tanh as the LSTM's candidate and output activation, but only with "
-        "gradient clipping."
+    """F1: an LSTM with ReLU candidate/cell activations needs gradient clipping."""
+    claim = "An LSTM with ReLU candidate and cell-output activations needs gradient clipping."
+    source = (
+        "seed article 000; Le et al. 2015 (ReLU recurrences); Pascanu et al. 2013 (clipping "
+        "against exploding gradients)"
     )
-    source = "Pascanu et al. 2013; Le et al. 2015 (ReLU recurrences need clipping or care)"
     rule = (
-        "LSTM runs, matched: A = ReLU candidate/output with any clipping, B = the same without "
-        "clipping, C = tanh (standard) with clipping. Supported if B's success interval lies "
-        "entirely below A's and A's does not lie entirely below C's. Contradicted if A's interval "
-        "lies entirely below C's (ReLU fails even clipped), or if B's success rate is at least A's "
-        f"with >= {MIN_RUNS} runs each (clipping does not help). Inconclusive otherwise."
+        "LSTM runs with ReLU candidate/output, paired by seed and settings: A = clipped (each "
+        "clip mode on its own: clipvalue apart from the two norm clippings) vs B = unclipped, "
+        "per task, optimizer and clip mode. Claim: A does better. The tanh LSTM's same "
+        "comparison is shown beside it, not part of the verdict."
     )
     runs = tables.runs
-    clipped = runs["clip"] != "none"
-    wanted = {
-        "ReLU clipped": runs[_where(runs, LSTM_CELLS, **RELU_CANDIDATE) & clipped],
-        "ReLU unclipped": runs[_where(runs, LSTM_CELLS, **RELU_CANDIDATE, clip="none")],
-        "tanh clipped": runs[_where(runs, LSTM_CELLS, **STANDARD) & clipped],
+    relu = runs[_where(runs, LSTM_CELLS, **RELU_CANDIDATE)]
+    unclipped = relu[relu["clip"] == "none"]
+    clipped = relu[relu["clip"] != "none"]
+    if unclipped.empty or clipped.empty:
+        return _not_tested(
+            "F1", claim, source, rule, "needs ReLU-candidate LSTM runs with and without clipping"
+        )
+    pairs = _pairs(tables, clipped, unclipped, vary=CLIPPING)
+    if pairs.empty:
+        return _not_tested("F1", claim, source, rule, "no clipped run has an unclipped twin")
+    tests, untestable = paired_tests(pairs, "clipped", "unclipped", ("optimizer", "clip_label"))
+    tanh = runs[_where(runs, LSTM_CELLS, **STANDARD)]
+    tanh_pairs = _pairs(
+        tables, tanh[tanh["clip"] != "none"], tanh[tanh["clip"] == "none"], CLIPPING
+    )
+    reference, _ = paired_tests(tanh_pairs, "clipped", "unclipped", ("optimizer", "clip_label"))
+    _, reference = significance.decide(
+        [replace(c, label="tanh LSTM " + c.label) for c in reference], A_BETTER
+    )
+    arms = {
+        "ReLU clipped": _side(pairs, "a"),
+        "ReLU unclipped": _side(pairs, "b").drop_duplicates("run_id"),
     }
-    frames = _matched(tables, wanted, vary=(*ACTIVATIONS, *analysis.CLIP_FIELDS))
-    if missing := _missing(wanted, frames):
-        return Finding("F1", claim, source, NOT_TESTED, rule, tuple(missing))
-    arms, kinds = _score(frames)
-    a, b, c = arms["ReLU clipped"], arms["ReLU unclipped"], arms["tanh clipped"]
-    if a.above(b) and not c.above(a):
-        verdict = SUPPORTED
-    elif c.above(a) or (min(a.trials, b.trials) >= MIN_RUNS and b.rate >= a.rate):
-        verdict = CONTRADICTED
-    else:
-        verdict = INCONCLUSIVE
-    evidence = [arm.describe() for arm in arms.values()]
-    everything = pd.concat(frames.values())
-    evidence += [_per_task(arms, kinds), _success_text(kinds, everything)]
-    return Finding("F1", claim, source, verdict, rule, tuple(evidence), budgets(everything))
+    return _judge("F1", claim, source, rule, A_BETTER, tests, untestable, arms, context=reference)
+
+
+def _side(pairs: pd.DataFrame, side: str) -> pd.DataFrame:
+    """One side of `_pairs` as runs (the suffix removed)."""
+    suffix = f"_{side}"
+    return pairs[[c for c in pairs if c.endswith(suffix)]].rename(
+        columns=lambda c: c.removesuffix(suffix)
+    )
 
 
 def f2_relu_gates(tables) -> Finding:
-    """F2: the gates need a saturating [0, 1] activation; ReLU gates fail."""
-    claim = "The gates need a saturating activation with range [0, 1]; ReLU gates fail."
-    source = "Hochreiter & Schmidhuber 1997; Gers et al. 2000 (gates as multiplicative switches)"
+    """F2: gates need a saturating activation in [0, 1]; ReLU gates fail."""
+    claim = "The gates need a saturating activation with range [0, 1]: ReLU gates do worse."
+    source = "seed article 000; Hochreiter & Schmidhuber 1997; Gers et al. 2000"
     rule = (
-        "Gated cells (LSTM family, GRU), tanh candidate, matched per cell: A = ReLU gates, "
-        "B = sigmoid gates. Supported if A's success interval lies entirely below B's. "
-        f"Contradicted if A's success rate is at least B's minus {RATE_SAME:g} with >= {MIN_RUNS} "
-        "runs each (ReLU gates do as well). Inconclusive otherwise. Hard-sigmoid gates (also "
-        "saturating in [0, 1]) are shown beside them as evidence."
+        "Gated cells (LSTM family, GRU), tanh candidate, paired by seed and settings: A = "
+        "sigmoid gates vs B = ReLU gates whose biases start the gates where a sigmoid gate starts "
+        '(`gate_init = "matched"`: forget gate at sigmoid(forget_bias), the others at 0.5), so '
+        "the verdict is about the activation, not the initialisation; per task and cell. Claim: "
+        "A does better. Hard-sigmoid gates (matched; also saturating in [0, 1]) against sigmoid "
+        "gates are shown beside it."
     )
     runs = tables.runs
-    wanted = {
-        "ReLU gates": runs[_where(runs, GATED_CELLS, **RELU_GATES)],
-        "sigmoid gates": runs[_where(runs, GATED_CELLS, **STANDARD)],
-    }
-    frames = _matched(tables, wanted, vary=ACTIVATIONS)
-    if missing := _missing(wanted, frames):
-        return Finding("F2", claim, source, NOT_TESTED, rule, tuple(missing))
-    arms, kinds = _score(frames)
-    hard = runs[_where(runs, GATED_CELLS, **HARD_SIGMOID_GATES)]
-    hard = _matched(tables, {"hard": hard, "sigmoid": frames["sigmoid gates"]}, ACTIVATIONS)["hard"]
-    if len(hard):
-        arms["hard-sigmoid gates"] = _arm("hard-sigmoid gates", hard, kinds)
-    a, b = arms["ReLU gates"], arms["sigmoid gates"]
-    if b.above(a):
-        verdict = SUPPORTED
-    elif min(a.trials, b.trials) >= MIN_RUNS and a.rate >= b.rate - RATE_SAME:
-        verdict = CONTRADICTED
-    else:
-        verdict = INCONCLUSIVE
-    evidence = [arm.describe() for arm in arms.values()]
-    for cell, group in frames["ReLU gates"].groupby("cell", sort=False):
-        other = frames["sigmoid gates"][frames["sigmoid gates"]["cell"] == cell]
-        evidence.append(
-            f"{cell}: ReLU gates {int(_success(group, kinds).sum())}/{len(group)}, "
-            f"sigmoid gates {int(_success(other, kinds).sum())}/{len(other)}"
+    sigmoid = runs[_where(runs, GATED_CELLS, **STANDARD)]
+    relu = runs[_where(runs, GATED_CELLS, **RELU_GATES, gate_init="matched")]
+    if relu.empty or sigmoid.empty:
+        return _not_tested(
+            "F2",
+            claim,
+            source,
+            rule,
+            'needs gated runs with sigmoid gates and with ReLU gates at gate_init = "matched"',
         )
-    everything = pd.concat(frames.values())
-    evidence += [_per_task(arms, kinds), _success_text(kinds, everything)]
-    return Finding("F2", claim, source, verdict, rule, tuple(evidence), budgets(everything))
+    pairs = _pairs(tables, sigmoid, relu, vary=ACTIVATIONS)
+    if pairs.empty:
+        return _not_tested("F2", claim, source, rule, "no ReLU-gate run has a sigmoid twin")
+    tests, untestable = paired_tests(pairs, "sigmoid gates", "ReLU gates", ("cell",))
+    hard = runs[_where(runs, GATED_CELLS, **HARD_SIGMOID_GATES, gate_init="matched")]
+    hard_pairs = _pairs(tables, sigmoid, hard, vary=ACTIVATIONS)
+    reference, _ = paired_tests(hard_pairs, "sigmoid gates", "hard-sigmoid gates", ("cell",))
+    _, reference = significance.decide(reference, COMPARABLE)
+    arms = {
+        "sigmoid gates": _side(pairs, "a"),
+        "ReLU gates": _side(pairs, "b"),
+    }
+    if not hard_pairs.empty:
+        arms["hard-sigmoid gates"] = _side(hard_pairs, "b")
+    return _judge("F2", claim, source, rule, A_BETTER, tests, untestable, arms, context=reference)
 
 
-def decay_orders(timesteps: pd.DataFrame) -> pd.Series:
-    """Per run: the median over logged steps of log10(||dL/dx_0|| / ||dL/dx_{T-1}||).
+def decay_orders(timesteps: pd.DataFrame, at: str = "median") -> pd.Series:
+    """Per run: log10(||dL/dx_0|| / ||dL/dx_{T-1}||) at its first logged step (`at="first"`, the
+    initialisation), its last (`"last"`), or the median over logged steps (`"median"`).
 
     Steps where either norm is zero or not finite are left out. Very negative: the gradient that
     reaches the first input has vanished; positive: it grew on its way back (explosion).
@@ -330,240 +358,240 @@ def decay_orders(timesteps: pd.DataFrame) -> pd.Series:
     last = frame[frame["t"] == last_t].set_index(["run_id", "step"])["grad_norm"]
     ratio = analysis.finite(first / last)
     orders = np.log10(ratio.where(ratio > 0)).dropna()
-    return orders.groupby(level="run_id").median()
+    grouped = orders.groupby(level="run_id")
+    if at == "first":
+        return grouped.first()
+    if at == "last":
+        return grouped.last()
+    return grouped.median()
 
 
 def f3_gradient_through_time(tables) -> Finding:
-    """F3: LSTM and GRU carry gradient over long delays where a tanh simple RNN's vanishes."""
+    """F3: gated cells carry the gradient over long spans where a tanh RNN's vanishes."""
     claim = (
-        "LSTM and GRU carry the gradient over long delays where a tanh simple RNN's gradient "
+        "LSTM and GRU carry the gradient over long spans where a tanh simple RNN's gradient "
         "vanishes."
     )
-    source = "Hochreiter 1991; Bengio et al. 1994; Hochreiter & Schmidhuber 1997"
+    source = "seed articles 001, 003; Hochreiter 1991; Bengio et al. 1994"
     rule = (
-        "On the adding task at its longest length with both kinds of cell, matched: for each run "
-        "D = the median over logged training steps of log10(||dL/dx_0|| / ||dL/dx_T-1||) (how "
-        "many orders of magnitude the gradient loses from the last input back to the first); per "
-        "cell the median over runs. Supported if the tanh simple RNN's D is at least "
-        f"{F3_SUPPORT:g} orders of magnitude below that of every gated cell (LSTM, GRU) present; "
-        f"contradicted if it is less than {F3_CONTRADICT:g} below every gated cell's; "
-        "inconclusive otherwise."
+        "On the adding task at the longest length with both kinds of cell, per run D = "
+        "log10(||dL/dx_0|| / ||dL/dx_T-1||) (orders of magnitude the gradient loses from the last "
+        "input back to the first; outcome -D, lower is better), at the end of training (the last "
+        "logged step) and, separately, at initialisation (step 1). A = each gated cell (standard "
+        "activations) vs B = the tanh simple RNN, matched settings, Mann-Whitney. Claim: A "
+        "loses fewer orders at the end of training (the verdict); at initialisation it is shown "
+        "beside. Positive control: a tanh simple RNN configuration that solves a shorter adding "
+        f"task in at least {CONTROL_RATE:.0%} of its seeds; without it the claim cannot be "
+        "supported (a tanh RNN that learns nothing may be misconfigured, not vanishing)."
     )
     runs = tables.runs
-    orders = decay_orders(tables.timesteps)
-    with_records = runs["run_id"].isin(orders.index) & (runs["task"] == "adding")
-    simple = runs[_where(runs, ("simple_rnn",), candidate="tanh") & with_records]
-    gated = runs[_where(runs, ("lstm", "gru"), **STANDARD) & with_records]
+    end, start = decay_orders(tables.timesteps, "last"), decay_orders(tables.timesteps, "first")
+    logged = runs["run_id"].isin(end.index) & (runs["task"] == "adding")
+    simple = runs[_where(runs, ("simple_rnn",), candidate="tanh") & logged]
+    gated = runs[_where(runs, ("lstm", "gru"), **STANDARD) & logged]
     lengths = sorted(set(simple["length"]) & set(gated["length"]))
     if not lengths:
-        return Finding(
+        return _not_tested(
             "F3",
             claim,
             source,
-            NOT_TESTED,
             rule,
-            (
-                "needs adding runs with gradient-through-time records of a tanh simple_rnn and a "
-                "standard lstm or gru at the same length",
-            ),
+            "needs adding runs with gradient-through-time records of a tanh simple_rnn and a "
+            "standard lstm or gru at the same length",
         )
     length = lengths[-1]
-    frames = {"simple_rnn": simple[simple["length"] == length]}
+    tests, at_init, arms = [], [], {}
+    tanh = simple[simple["length"] == length]
     for cell in ("lstm", "gru"):
         cell_runs = gated[(gated["cell"] == cell) & (gated["length"] == length)]
-        if len(cell_runs):
-            frames[cell] = cell_runs
-    frames = _matched(tables, frames, vary=(*ACTIVATIONS, "cell"))
-    frames = {k: v for k, v in frames.items() if len(v)}
-    if "simple_rnn" not in frames or len(frames) < 2:
-        return Finding("F3", claim, source, NOT_TESTED, rule, ("no matched runs",))
-    medians = {cell: float(orders[frame["run_id"]].median()) for cell, frame in frames.items()}
-    gaps = {cell: medians[cell] - medians["simple_rnn"] for cell in medians if cell != "simple_rnn"}
-    if all(gap >= F3_SUPPORT for gap in gaps.values()):
-        verdict = SUPPORTED
-    elif all(gap < F3_CONTRADICT for gap in gaps.values()):
-        verdict = CONTRADICTED
-    else:
-        verdict = INCONCLUSIVE
-    steps = tables.timesteps[tables.timesteps["run_id"].isin(simple["run_id"])]["step"].unique()
-    evidence = [
-        f"{cell}: D = {medians[cell]:+.2f} (median of {len(frame)} runs; per run "
-        f"{', '.join(f'{v:+.2f}' for v in orders[frame['run_id']])})"
-        for cell, frame in frames.items()
-    ]
-    evidence += [
-        f"{cell} - simple_rnn: {gap:+.2f} orders of magnitude" for cell, gap in gaps.items()
-    ]
-    evidence.append(
-        f"adding, T = {length}; logged at steps {', '.join(str(int(s)) for s in sorted(steps))}"
+        matched = _matched(tables, {"a": cell_runs, "b": tanh}, vary=(*ACTIVATIONS, "cell"))
+        if matched["a"].empty:
+            continue
+        a, b = matched["a"], matched["b"]
+        arms[cell] = a
+        arms.setdefault("simple_rnn tanh", b)
+        label = f"adding{length}"
+        for orders, into in ((end, tests), (start, at_init)):
+            into.append(
+                significance.unpaired(
+                    label,
+                    cell,
+                    "simple_rnn",
+                    -orders[a["run_id"]].to_numpy(),
+                    -orders[b["run_id"]].to_numpy(),
+                )
+            )
+    if not tests:
+        return _not_tested("F3", claim, source, rule, "no gated run matches a tanh RNN's settings")
+    control = runs[_where(runs, ("simple_rnn",), candidate="tanh") & (runs["task"] == "adding")]
+    control = control[control["length"] < length]
+    rates = control.groupby("task_label")["solved"].mean() if len(control) else pd.Series()
+    passed = bool(len(rates)) and rates.max() >= CONTROL_RATE
+    control_line = (
+        "positive control: "
+        + (
+            "; ".join(
+                f"tanh simple RNN on {label}: {int(control[control['task_label'] == label]['solved'].sum())}"
+                f"/{int((control['task_label'] == label).sum())} solved"
+                for label in rates.index
+            )
+            if len(rates)
+            else "none in the grid (a tanh simple RNN on a shorter adding task)"
+        )
+        + (" -> passed" if passed else " -> not passed")
     )
-    everything = pd.concat(frames.values())
-    return Finding("F3", claim, source, verdict, rule, tuple(evidence), budgets(everything))
+    medians = [
+        f"{name}: median D at initialisation {start[frame['run_id']].median():+.2f}, at the end "
+        f"of training {end[frame['run_id']].median():+.2f} orders of magnitude ({len(frame)} runs)"
+        for name, frame in arms.items()
+    ]
+    _, at_init = significance.decide(
+        [replace(c, label=c.label + " at initialisation") for c in at_init], A_BETTER
+    )
+    finding = _judge(
+        "F3", claim, source, rule, A_BETTER, tests, [], arms, [*medians, control_line], at_init
+    )
+    if finding.verdict == SUPPORTED and not passed:
+        return replace(finding, verdict=INCONCLUSIVE)
+    return finding
 
 
 def f4_clipnorm_vs_global(tables) -> Finding:
-    """F4: per-variable `clipnorm` and global `global_clipnorm` differ in effect."""
+    """F4: per-variable `clipnorm` and `global_clipnorm` behave differently when clipping fires."""
     claim = (
         "Per-variable clipping (Keras `clipnorm`) and global-norm clipping (`global_clipnorm`, "
-        "Pascanu et al.) differ in effect."
+        "Pascanu et al.) behave differently when clipping fires."
     )
-    source = "Pascanu et al. 2013 (global rescaling keeps the gradient's direction)"
+    source = "Pascanu et al. 2013 (global rescaling keeps the gradient's direction); Keras docs"
     rule = (
         "Pairs of runs identical but for clipnorm vs global_clipnorm (same seed, threshold and "
-        "settings). Supported if the success rates differ by >= "
-        f"{RATE_DIFFERENT:g} or the median paired difference in log10(final loss / baseline) is "
-        f">= {DIFFERENT:.2f} (a factor 2) in size; contradicted if the rates are within "
-        f"{RATE_SAME:g} and that difference is within {SAME:.2f} (25%); inconclusive otherwise, "
-        f"or with fewer than {MIN_RUNS} pairs."
+        f"settings) in which both runs clipped the gradient on >= {FIRING:.0%} of their steps "
+        "(pairs where clipping rarely fired would compare the same training twice); per task, "
+        "optimizer and cell. Claim: the two differ (either way); contradicted by equivalence in "
+        "every comparison."
     )
     runs = tables.runs
     a = runs[_where(runs, clip="global_clipnorm")]
     b = runs[_where(runs, clip="clipnorm")]
     pairs = _pairs(tables, a, b, vary=("clip",))
     if pairs.empty:
-        return Finding(
-            "F4", claim, source, NOT_TESTED, rule, ("no pair of clipnorm / global_clipnorm runs",)
-        )
-    frames = {
-        "global_clipnorm": a[a["run_id"].isin(pairs["run_id_a"])],
-        "clipnorm": b[b["run_id"].isin(pairs["run_id_b"])],
-    }
-    arms, kinds = _score(frames)
-    everything = pd.concat(frames.values())
-    ga, cn = arms["global_clipnorm"], arms["clipnorm"]
-    rate_gap = ga.rate - cn.rate
-    loss_gap = _paired_difference(pairs)
-    if len(pairs) < MIN_RUNS:
-        verdict = INCONCLUSIVE
-    elif abs(rate_gap) >= RATE_DIFFERENT or abs(loss_gap) >= DIFFERENT:
-        verdict = SUPPORTED
-    elif abs(rate_gap) <= RATE_SAME and abs(loss_gap) <= SAME:
-        verdict = CONTRADICTED
-    else:
-        verdict = INCONCLUSIVE
-    evidence = [arm.describe() for arm in arms.values()]
-    differing = _success(_side(pairs, "a"), kinds) != _success(_side(pairs, "b"), kinds)
-    evidence += [
-        f"{len(pairs)} pairs; success rate difference (global - per-variable) "
-        f"{100 * rate_gap:+.0f} points; median paired log10 loss-ratio difference "
-        f"{loss_gap:+.2f} (x{10**loss_gap:.3g} in final loss)",
-        "median final metric: "
-        + ", ".join(
-            f"{name} {num(arm.runs.loc[arm.runs['status'] == COMPLETED, 'final_metric'].median())}"
-            for name, arm in arms.items()
-        ),
-        "how often each clipped (median over runs): "
-        + "; ".join(
-            f"{name} at {pct(arm.runs['clipped_steps'].median())} of steps (median clip "
-            f"fraction {num(arm.runs['median_clip_fraction'].median())})"
-            for name, arm in arms.items()
-        )
-        + "; the clip fraction is the share of variables clipped for clipnorm, 1 or 0 per step "
-        "for global_clipnorm",
-        f"pairs whose success differs: {int(differing.sum())} of {len(pairs)}",
-        _per_task(arms, kinds),
-        _success_text(kinds, everything),
-    ]
-    return Finding("F4", claim, source, verdict, rule, tuple(evidence), budgets(everything))
-
-
-def _side(pairs: pd.DataFrame, side: str) -> pd.DataFrame:
-    suffix = f"_{side}"
-    return pairs[[c for c in pairs if c.endswith(suffix)]].rename(
-        columns=lambda c: c.removesuffix(suffix)
+        return _not_tested("F4", claim, source, rule, "no pair of clipnorm / global_clipnorm runs")
+    firing = (pairs["clipped_steps_a"] >= FIRING) & (pairs["clipped_steps_b"] >= FIRING)
+    share = (
+        f"{int(firing.sum())} of {len(pairs)} pairs clipped on >= {FIRING:.0%} of steps (median "
+        f"share of steps clipped: global_clipnorm {pct(pairs['clipped_steps_a'].median())}, "
+        f"clipnorm {pct(pairs['clipped_steps_b'].median())})"
     )
+    if not firing.any():
+        return _not_tested("F4", claim, source, rule, "clipping never fired often enough: " + share)
+    pairs = pairs[firing]
+    tests, untestable = paired_tests(
+        pairs, "global_clipnorm", "clipnorm", ("optimizer", "cell", "scheme")
+    )
+    arms = {"global_clipnorm": _side(pairs, "a"), "clipnorm": _side(pairs, "b")}
+    return _judge("F4", claim, source, rule, DIFFERENT, tests, untestable, arms, [share])
 
 
 def f5_gru_vs_lstm(tables) -> Finding:
-    """F5: GRU and LSTM perform comparably."""
-    claim = "GRU and LSTM perform comparably."
-    source = "Chung et al. 2014; Jozefowicz et al. 2015; Greff et al. 2017"
+    """F5: GRU performs comparably to LSTM."""
+    claim = "GRU performs comparably to LSTM."
+    source = "seed articles 002, 003; Chung et al. 2014; Jozefowicz et al. 2015"
     rule = (
-        "Standard activations (sigmoid gates, tanh), matched: LSTM vs GRU runs with the same "
-        f"task, clipping and settings. Supported if the success rates differ by <= "
-        f"{RATE_DIFFERENT:g}; contradicted if their 95% intervals are disjoint; inconclusive "
-        f"otherwise, or with fewer than {MIN_RUNS} runs per cell."
+        "Standard activations, matched settings: A = GRU vs B = LSTM runs (unpaired: their "
+        "weights differ), per task, optimizer and clip mode; Mann-Whitney on the outcome "
+        "(whether and how fast each run solved; a task one cell solves and the other does not "
+        "counts against comparability, one neither solves is left out). Claim: "
+        f"comparable, i.e. equivalence (Cliff's delta's 95% interval inside +-{MARGIN:g}) in "
+        "every comparison; contradicted if one cell does significantly better anywhere."
     )
     runs = tables.runs
     wanted = {
-        "lstm": runs[_where(runs, ("lstm",), **STANDARD)],
         "gru": runs[_where(runs, ("gru",), **STANDARD)],
+        "lstm": runs[_where(runs, ("lstm",), **STANDARD)],
     }
-    frames = _matched(tables, wanted, vary=("cell",))
-    if missing := _missing(wanted, frames):
-        return Finding("F5", claim, source, NOT_TESTED, rule, tuple(missing))
-    arms, kinds = _score(frames)
-    lstm, gru = arms["lstm"], arms["gru"]
-    if min(lstm.trials, gru.trials) < MIN_RUNS:
-        verdict = INCONCLUSIVE
-    elif lstm.above(gru) or gru.above(lstm):
-        verdict = CONTRADICTED
-    elif abs(lstm.rate - gru.rate) <= RATE_DIFFERENT:
-        verdict = SUPPORTED
-    else:
-        verdict = INCONCLUSIVE
-    everything = pd.concat(frames.values())
-    evidence = [arm.describe() for arm in arms.values()]
-    evidence += [
-        f"success rate difference (GRU - LSTM) {100 * (gru.rate - lstm.rate):+.0f} points",
-        _per_task(arms, kinds),
-        _success_text(kinds, everything),
-    ]
-    return Finding("F5", claim, source, verdict, rule, tuple(evidence), budgets(everything))
+    if any(frame.empty for frame in wanted.values()):
+        return _not_tested("F5", claim, source, rule, "needs standard LSTM and GRU runs")
+    frames = _matched(tables, wanted, vary=("cell", "forget_bias"))
+    if frames["gru"].empty:
+        return _not_tested("F5", claim, source, rule, "no GRU run matches an LSTM run's settings")
+    tests, untestable = unpaired_tests(
+        frames["gru"], frames["lstm"], "gru", "lstm", ("optimizer", "clip")
+    )
+    return _judge("F5", claim, source, rule, COMPARABLE, tests, untestable, frames)
 
 
 def f6_forget_bias(tables) -> Finding:
     """F6: a forget-gate bias of 1 helps the LSTM."""
     claim = "Initialising the LSTM's forget-gate bias to 1 (rather than 0) helps it learn."
-    source = "Gers et al. 2000; Jozefowicz et al. 2015"
+    source = "seed article 003; Gers et al. 2000; Jozefowicz et al. 2015"
     rule = (
-        "LSTM runs in pairs identical but for forget_bias 1 vs 0 (same seed and settings). "
-        "Supported if bias 1's success interval lies entirely above bias 0's, or the median paired "
-        f"log10(final loss / baseline) difference (bias 1 - bias 0) is <= -{DIFFERENT:.2f} (a "
-        "factor 2 lower loss). Contradicted if bias 0's interval lies entirely above bias 1's, or "
-        f"that difference is >= +{DIFFERENT:.2f}, or the rates are within {RATE_SAME:g} and the "
-        f"difference within {SAME:.2f} (no measurable help). Inconclusive otherwise, or with "
-        f"fewer than {MIN_RUNS} pairs."
+        "LSTM runs paired by seed and settings: A = forget_bias 1 vs B = forget_bias 0, per "
+        "task, optimizer and activation scheme. Claim: A does better."
     )
     runs = tables.runs
     one = runs[_where(runs, LSTM_CELLS, forget_bias=1.0)]
     zero = runs[_where(runs, LSTM_CELLS, forget_bias=0.0)]
     pairs = _pairs(tables, one, zero, vary=("forget_bias",))
     if pairs.empty:
-        return Finding(
+        return _not_tested(
             "F6",
             claim,
             source,
-            NOT_TESTED,
             rule,
-            ("needs LSTM runs with forget_bias 0 and 1 under the same other settings",),
+            "needs LSTM runs with forget_bias 0 and 1 under the same other settings",
         )
-    frames = {
-        "bias 1": one[one["run_id"].isin(pairs["run_id_a"])],
-        "bias 0": zero[zero["run_id"].isin(pairs["run_id_b"])],
-    }
-    arms, kinds = _score(frames)
-    b1, b0 = arms["bias 1"], arms["bias 0"]
-    loss_gap = _paired_difference(pairs)
-    if len(pairs) < MIN_RUNS:
-        verdict = INCONCLUSIVE
-    elif b1.above(b0) or loss_gap <= -DIFFERENT:
-        verdict = SUPPORTED
-    elif b0.above(b1) or loss_gap >= DIFFERENT:
-        verdict = CONTRADICTED
-    elif abs(b1.rate - b0.rate) <= RATE_SAME and abs(loss_gap) <= SAME:
-        verdict = CONTRADICTED
-    else:
-        verdict = INCONCLUSIVE
-    everything = pd.concat(frames.values())
-    evidence = [arm.describe() for arm in arms.values()]
-    evidence += [
-        f"{len(pairs)} pairs; median paired log10 loss-ratio difference (bias 1 - bias 0) "
-        f"{loss_gap:+.2f} (x{10**loss_gap:.3g} in final loss)",
-        _per_task(arms, kinds),
-        _success_text(kinds, everything),
+    tests, untestable = paired_tests(pairs, "bias 1", "bias 0", ("optimizer", "scheme"))
+    arms = {"bias 1": _side(pairs, "a"), "bias 0": _side(pairs, "b")}
+    return _judge("F6", claim, source, rule, A_BETTER, tests, untestable, arms)
+
+
+def _relu_recurrences(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    irnn = runs[
+        _where(runs, ("simple_rnn",), candidate="relu")
+        & (runs.get("recurrent_initializer", pd.Series("", index=runs.index)) == "identity")
     ]
-    return Finding("F6", claim, source, verdict, rule, tuple(evidence), budgets(everything))
+    indrnn = runs[_where(runs, ("indrnn",), candidate="relu")]
+    return {"IRNN": irnn, "IndRNN": indrnn}
+
+
+def f7_relu_recurrence(tables) -> Finding:
+    """F7: a ReLU RNN with the right initialisation learns long dependencies a tanh RNN cannot."""
+    claim = (
+        "A ReLU recurrent network with the right initialisation (IRNN: identity recurrent "
+        "weights; IndRNN as its paper configures it) learns long dependencies where a tanh RNN "
+        "fails."
+    )
+    source = "seed article 003 (IndRNN); Le et al. 2015 (IRNN); Li et al. 2018 (IndRNN)"
+    rule = (
+        "Adding task, per length and budget: A = each ReLU recurrence as its paper configures "
+        "it (IRNN: simple RNN, ReLU, identity recurrent weights; IndRNN: ReLU) vs B = the tanh "
+        "simple RNN (unpaired; each keeps its own learning rate and initialisation, so only the "
+        "task and budget are matched), Mann-Whitney on the outcome. Claim: A does better."
+    )
+    runs = tables.runs
+    tanh = runs[_where(runs, ("simple_rnn",), candidate="tanh") & (runs["task"] == "adding")]
+    relu = {k: v[v["task"] == "adding"] for k, v in _relu_recurrences(runs).items()}
+    relu = {k: v for k, v in relu.items() if len(v)}
+    if tanh.empty or not relu:
+        return _not_tested(
+            "F7",
+            claim,
+            source,
+            rule,
+            "needs adding runs of a tanh simple RNN and of an IRNN or IndRNN",
+        )
+    tests, untestable, arms = [], [], {}
+    for name, frame in relu.items():
+        found, skipped = unpaired_tests(frame, tanh, name, "tanh RNN", ("steps",))
+        tests += found
+        untestable += skipped
+        if found or skipped:
+            arms[name] = frame[frame["task_label"].isin(tanh["task_label"])]
+    if not arms:
+        return _not_tested("F7", claim, source, rule, "no length has both kinds of run")
+    labels = set().union(*(set(f["task_label"]) for f in arms.values()))
+    arms["tanh RNN"] = tanh[tanh["task_label"].isin(labels)]
+    return _judge("F7", claim, source, rule, A_BETTER, tests, untestable, arms)
 
 
 FINDINGS = (
@@ -573,6 +601,7 @@ FINDINGS = (
     f4_clipnorm_vs_global,
     f5_gru_vs_lstm,
     f6_forget_bias,
+    f7_relu_recurrence,
 )
 
 

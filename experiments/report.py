@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments import analysis, environment, findings
+from experiments import advice, analysis, environment, findings
 from experiments.files import write_atomic, write_frame
 from experiments.formatting import num, pct
 from experiments.vocabulary import FAILED, PLOTS_DIR, REPORT_HTML, REPORT_MD, SUMMARY_CSV
@@ -35,10 +35,11 @@ class Block:
     items: tuple = ()  # list items; table rows (tuples of cells)
     header: tuple = ()  # table header
     path: str = ""  # image path, relative to the report
+    anchor: str = ""  # a heading's id, for links like [F1](#f1)
 
 
-def _h(level: int, text: str) -> Block:
-    return Block("heading", text, level=level)
+def _h(level: int, text: str, anchor: str = "") -> Block:
+    return Block("heading", text, level=level, anchor=anchor)
 
 
 def _p(text: str) -> Block:
@@ -70,8 +71,10 @@ def build_report(tables: analysis.Tables, plots: list[tuple[str, str]]) -> list[
             "`summary.csv`; per-step records: `runs/<run-id>/`."
         ),
     ]
+    judged = findings.judge(tables)
+    blocks += _advice_section(judged)
     blocks += _grid_section(tables, info)
-    blocks += _findings_section(findings.judge(tables))
+    blocks += _findings_section(judged)
     blocks += _summary_section(tables)
     blocks += _plots_section(plots)
     blocks += _environment_section(tables)
@@ -116,6 +119,36 @@ def _grid_section(tables, info) -> list[Block]:
     return blocks
 
 
+def _advice_section(judged: list[findings.Finding]) -> list[Block]:
+    return [
+        _h(2, "What to choose"),
+        _p(
+            "For a practitioner, from this grid's verdicts (each links to its evidence below; "
+            "they hold on these tasks at these step budgets):"
+        ),
+        _list(advice.what_to_choose(judged)),
+    ]
+
+
+_TEST_HEADER = ("comparison", "test", "n", "p (Holm)", "effect [95% CI]", "outcome", "to decide")
+
+
+def _test_rows(comparisons) -> list[tuple]:
+    return [
+        (
+            f"{c.label}: {c.a} vs {c.b}",
+            f"{c.test}, statistic {c.statistic:.4g}",
+            c.n,
+            f"{c.p_value:.3g} ({c.p_adjusted:.3g})",
+            f"{'net win share' if c.paired else 'Cliff delta'} {c.effect:+.2f} "
+            f"[{c.interval[0]:+.2f}, {c.interval[1]:+.2f}]",
+            c.outcome,
+            c.seeds_needed or "",
+        )
+        for c in comparisons
+    ]
+
+
 def _findings_section(judged: list[findings.Finding]) -> list[Block]:
     blocks = [
         _h(2, "Findings"),
@@ -127,20 +160,47 @@ def _findings_section(judged: list[findings.Finding]) -> list[Block]:
         ),
         _list(findings.CONVENTIONS),
         _table(
-            ("", "claim", "verdict", "step budget"),
-            [(f.key, f.claim, f"**{f.verdict}**", f.budget_text) for f in judged],
+            ("", "claim", "verdict", "tests", "step budget"),
+            [
+                (
+                    f"[{f.key}](#{f.key.lower()})",
+                    f.claim,
+                    f"**{f.verdict}**",
+                    _tests_summary(f),
+                    f.budget_text,
+                )
+                for f in judged
+            ],
         ),
     ]
     for finding in judged:
         blocks += [
-            _h(3, f"{finding.key}: {finding.claim}"),
+            _h(3, f"{finding.key}: {finding.claim}", anchor=finding.key.lower()),
             _p(f"**Verdict: {finding.verdict}.** Source: {finding.source}."),
             _p(f"Rule: {finding.rule}"),
             _p(f"Step budget: {finding.budget_text}."),
-            _p("Evidence:"),
-            _list(finding.evidence),
         ]
+        if finding.comparisons:
+            blocks.append(_table(_TEST_HEADER, _test_rows(finding.comparisons)))
+        if finding.context:
+            blocks += [
+                _p("Shown beside the verdict (not part of it):"),
+                _table(_TEST_HEADER, _test_rows(finding.context)),
+            ]
+        blocks += [_p("Evidence:"), _list(finding.evidence)]
     return blocks
+
+
+def _tests_summary(finding: findings.Finding) -> str:
+    """E.g. "3 tests: 2 significant, 1 undecided"."""
+    tests = finding.comparisons
+    if not tests:
+        return "none"
+    significant = sum(c.favours_a or c.favours_b for c in tests)
+    equivalent = sum(c.equivalent and not (c.favours_a or c.favours_b) for c in tests)
+    rest = len(tests) - significant - equivalent
+    parts = [f"{significant} significant", f"{equivalent} equivalent", f"{rest} undecided"]
+    return f"{len(tests)} test(s): " + ", ".join(p for p in parts if not p.startswith("0 "))
 
 
 def _summary_section(tables) -> list[Block]:
@@ -266,7 +326,8 @@ def to_markdown(blocks: list[Block]) -> str:
     out = []
     for block in blocks:
         if block.kind == "heading":
-            out.append(f"{'#' * block.level} {block.text}")
+            anchor = f'<a id="{block.anchor}"></a>\n\n' if block.anchor else ""
+            out.append(f"{anchor}{'#' * block.level} {block.text}")
         elif block.kind == "text":
             out.append(block.text)
         elif block.kind == "items":
@@ -310,7 +371,8 @@ def to_html(blocks: list[Block], images: dict[str, bytes]) -> str:
     ]
     for block in blocks:
         if block.kind == "heading":
-            out.append(f"<h{block.level}>{_inline(block.text)}</h{block.level}>")
+            anchor = f' id="{block.anchor}"' if block.anchor else ""
+            out.append(f"<h{block.level}{anchor}>{_inline(block.text)}</h{block.level}>")
         elif block.kind == "text":
             out.append(f"<p>{_inline(block.text)}</p>")
         elif block.kind == "items":
@@ -333,8 +395,9 @@ def to_html(blocks: list[Block], images: dict[str, bytes]) -> str:
 
 
 def _inline(text: str) -> str:
-    """Escapes `text` and renders its inline `code`, **bold** and *emphasis*."""
+    """Escapes `text` and renders its inline `code`, **bold**, *emphasis* and [links](#anchor)."""
     text = html.escape(text)
+    text = re.sub(r"\[([^\]]+)\]\((#[\w-]+)\)", r'<a href="\2">\1</a>', text)
     text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
     text = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
     return re.sub(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])", r"<em>\1</em>", text)

@@ -1,290 +1,443 @@
-"""Every verdict rule of every finding, on fake records with known outcomes.
+"""Every rule of every finding, on synthetic records whose answer is known.
 
-Each finding gets a grid that supports it, one that contradicts it, one where the rule cannot
-decide (inconclusive) and one that lacks the runs it needs (not tested by this grid).
+Each finding gets: a clear effect -> supported; a clear opposite -> contradicted; equivalence
+(identical outcomes) -> contradicted where the claim asserts a difference, supported where it
+asserts comparability; too few seeds -> inconclusive with a seeds-needed estimate; missing arms ->
+not tested. The clauses particular to a finding (strata, the runs it leaves out, the positive
+control, the firing filter) are tested on their own.
+
+The tables are built in memory (no files), with the columns `analysis.load` gives.
 """
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 import pytest
-from test_analysis import write_fake_run, write_runs
 
 from experiments import analysis, findings
+from experiments.config import RunSpec
 from experiments.findings import CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED
+from experiments.vocabulary import BUILTIN_SCHEMES
 
-S, L, F, D = "solved", "learned", "failed", "diverged"
-
-
-def judge(grid_dir, finding):
-    result = finding(analysis.load(grid_dir))
-    assert result.verdict in findings.VERDICTS
-    assert result.rule and result.evidence and result.claim and result.source
-    if result.verdict != NOT_TESTED:
-        assert result.budget and all(label.startswith("adding") for label in result.budget)
-        assert result.budget_text.startswith("adding")
-    return result
+BASE = dict(grid="synthetic", task="adding", length=50, units=8, steps=1000, clip_threshold=0.25)
+U, LEARNED, D = "unsolved", "learned", "diverged"  # outcomes other than "solved at step N"
 
 
-# --------------------------------------------------------------------------------------------------
-# F1: ReLU candidate needs clipping
+def run_rows(outcomes, clipped_steps=0.3, **overrides) -> list[dict]:
+    """One run per outcome (seed = position): an int solves at that step; `U` ends at 0.8 x the
+    baseline, `LEARNED` at 0.1 x, `D` diverges."""
+    scheme = overrides.get("scheme", "standard")
+    rows = []
+    for seed, result in enumerate(outcomes):
+        spec = RunSpec(**{**BASE, **BUILTIN_SCHEMES[scheme], **overrides, "seed": seed})
+        spec = spec.normalized()
+        solved = isinstance(result, int)
+        rows.append(
+            {
+                "run_id": spec.run_id,
+                **spec.to_dict(),
+                "status": "diverged" if result == D else "completed",
+                "solved": solved,
+                "step_solved": float(result) if solved else math.nan,
+                "loss_ratio": {U: 0.8, LEARNED: 0.1, D: math.inf}.get(result, 0.01),
+                "clipped_steps": clipped_steps if spec.clip != "none" else 0.0,
+            }
+        )
+    return rows
 
 
-def f1_grid(tmp_path, relu_clipped, relu_unclipped, tanh_clipped):
-    write_runs(tmp_path, relu_clipped, scheme="relu_candidate", clip="global_clipnorm")
-    write_runs(tmp_path, relu_unclipped, scheme="relu_candidate", clip="none")
-    write_runs(tmp_path, tanh_clipped, scheme="standard", clip="global_clipnorm")
-    return judge(tmp_path, findings.f1_relu_candidate)
-
-
-def test_f1_supported(tmp_path):
-    result = f1_grid(tmp_path, [S] * 8, [F] * 4 + [D] * 4, [S] * 8)
-    assert result.verdict == SUPPORTED
-    assert result.evidence[0].startswith("ReLU clipped: 8/8 succeeded (100%, 95% CI 68%-100%)")
-    assert "ReLU unclipped: 0/8 succeeded" in result.evidence[1]
-    assert "4 diverged" in result.evidence[1]
-
-
-def test_f1_contradicted_when_relu_fails_even_clipped(tmp_path):
-    assert f1_grid(tmp_path, [F] * 8, [F] * 8, [S] * 8).verdict == CONTRADICTED
-
-
-def test_f1_contradicted_when_clipping_does_not_help(tmp_path):
-    assert f1_grid(tmp_path, [S] * 4, [S] * 4, [S] * 4).verdict == CONTRADICTED
-
-
-def test_f1_inconclusive_with_too_few_seeds(tmp_path):
-    assert f1_grid(tmp_path, [S, S], [F, F], [S, S]).verdict == INCONCLUSIVE
-
-
-def test_f1_not_tested_without_unclipped_relu_runs(tmp_path):
-    write_runs(tmp_path, [S] * 4, scheme="relu_candidate", clip="global_clipnorm")
-    write_runs(tmp_path, [S] * 4, scheme="standard", clip="global_clipnorm")
-    result = judge(tmp_path, findings.f1_relu_candidate)
-    assert result.verdict == NOT_TESTED
-    assert result.evidence == ("no runs of: ReLU unclipped",)
-
-
-def test_f1_falls_back_to_the_graded_measure_when_nothing_is_solved(tmp_path):
-    result = f1_grid(tmp_path, [L] * 8, [F] * 8, [L] * 8)
-    assert result.verdict == SUPPORTED
-    assert any("final loss < 0.5 x baseline (none solved)" in line for line in result.evidence)
-
-
-def test_f1_not_tested_when_the_arms_share_no_settings(tmp_path):
-    write_runs(tmp_path, [S] * 4, scheme="relu_candidate", clip="global_clipnorm")
-    write_runs(tmp_path, [S] * 4, scheme="relu_candidate", clip="none", length=12)
-    write_runs(tmp_path, [S] * 4, scheme="standard", clip="global_clipnorm")
-    result = judge(tmp_path, findings.f1_relu_candidate)
-    assert result.verdict == NOT_TESTED
-    assert "no settings shared" in result.evidence[0]
-
-
-def test_f1_compares_only_matched_runs(tmp_path):
-    """Tanh runs at another length have no ReLU counterpart: they must not count."""
-    write_runs(tmp_path, [F] * 8, scheme="standard", clip="global_clipnorm", length=12)
-    result = f1_grid(tmp_path, [S] * 8, [F] * 8, [S] * 8)
-    assert result.verdict == SUPPORTED
-    assert "tanh clipped: 8/8" in result.evidence[2]
-
-
-# --------------------------------------------------------------------------------------------------
-# F2: ReLU gates fail
-
-
-def f2_grid(tmp_path, relu, sigmoid, cell="lstm"):
-    write_runs(tmp_path, relu, scheme="relu_gates", cell=cell)
-    write_runs(tmp_path, sigmoid, scheme="standard", cell=cell)
-    return judge(tmp_path, findings.f2_relu_gates)
-
-
-def test_f2_supported(tmp_path):
-    write_runs(tmp_path, [S] * 6, scheme="hard_sigmoid_gates")
-    result = f2_grid(tmp_path, [F] * 3 + [D] * 3, [S] * 6)
-    assert result.verdict == SUPPORTED
-    assert any(line.startswith("hard-sigmoid gates: 6/6") for line in result.evidence)
-
-
-def test_f2_contradicted_when_relu_gates_do_as_well(tmp_path):
-    assert f2_grid(tmp_path, [S] * 6, [S] * 5 + [F], cell="gru").verdict == CONTRADICTED
-
-
-def test_f2_inconclusive(tmp_path):
-    assert f2_grid(tmp_path, [F, F], [S, S]).verdict == INCONCLUSIVE
-
-
-def test_f2_not_tested_without_relu_gates(tmp_path):
-    write_runs(tmp_path, [S] * 4, scheme="standard")
-    write_runs(tmp_path, [S] * 4, scheme="relu_gates", cell="simple_rnn")  # not a gated cell
-    assert judge(tmp_path, findings.f2_relu_gates).verdict == NOT_TESTED
-
-
-# --------------------------------------------------------------------------------------------------
-# F3: gradient through time
-
-
-def f3_grid(tmp_path, simple_decay, gated_decay, length=10):
-    for seed in range(2):
-        write_fake_run(tmp_path, cell="simple_rnn", decay=simple_decay, seed=seed, length=length)
-        write_fake_run(tmp_path, cell="lstm", decay=gated_decay, seed=seed, length=length)
-        write_fake_run(tmp_path, cell="gru", decay=gated_decay, seed=seed, length=length)
-    return judge(tmp_path, findings.f3_gradient_through_time)
-
-
-def test_decay_orders_reads_the_first_and_last_time_step(tmp_path):
-    write_fake_run(tmp_path, decay=3.0)
-    tables = analysis.load(tmp_path)
-    assert findings.decay_orders(tables.timesteps).tolist() == pytest.approx([-3.0])
-
-
-def test_f3_supported(tmp_path):
-    result = f3_grid(tmp_path, simple_decay=6.0, gated_decay=1.0)
-    assert result.verdict == SUPPORTED
-    assert "lstm - simple_rnn: +5.00 orders of magnitude" in result.evidence
-
-
-def test_f3_contradicted(tmp_path):
-    assert f3_grid(tmp_path, simple_decay=1.5, gated_decay=1.0).verdict == CONTRADICTED
-
-
-def test_f3_inconclusive(tmp_path):
-    assert f3_grid(tmp_path, simple_decay=2.5, gated_decay=1.0).verdict == INCONCLUSIVE
-
-
-def test_f3_uses_the_longest_adding_length(tmp_path):
-    f3_grid(tmp_path, simple_decay=1.0, gated_decay=1.0, length=8)
-    result = f3_grid(tmp_path, simple_decay=6.0, gated_decay=1.0, length=12)
-    assert result.verdict == SUPPORTED
-    assert any("T = 12" in line for line in result.evidence)
-
-
-def test_f3_not_tested_without_a_simple_rnn(tmp_path):
-    write_runs(tmp_path, [S, S], cell="lstm")
-    write_runs(tmp_path, [S, S], cell="simple_rnn", scheme="relu_candidate")  # not tanh
-    assert judge(tmp_path, findings.f3_gradient_through_time).verdict == NOT_TESTED
-
-
-# --------------------------------------------------------------------------------------------------
-# F4: clipnorm vs global_clipnorm
-
-
-def f4_grid(tmp_path, global_runs, per_variable_runs):
-    for seed, ((a, loss_a), (b, loss_b)) in enumerate(
-        zip(global_runs, per_variable_runs, strict=True)
-    ):
-        write_fake_run(tmp_path, a, final_loss=loss_a, clip="global_clipnorm", seed=seed)
-        write_fake_run(tmp_path, b, final_loss=loss_b, clip="clipnorm", seed=seed)
-    return judge(tmp_path, findings.f4_clipnorm_vs_global)
-
-
-def test_f4_supported_by_success_rates(tmp_path):
-    result = f4_grid(tmp_path, [(S, None)] * 4, [(F, None)] * 4)
-    assert result.verdict == SUPPORTED
-    assert any("+100 points" in line for line in result.evidence)
-
-
-def test_f4_supported_by_the_paired_loss(tmp_path):
-    # everything solved, but global clipping ends at a 4x lower loss
-    result = f4_grid(tmp_path, [(S, 0.001)] * 4, [(S, 0.004)] * 4)
-    assert result.verdict == SUPPORTED
-    assert any(
-        "median paired log10 loss-ratio difference -0.60" in line for line in result.evidence
+def tables_of(*groups, timesteps=None) -> analysis.Tables:
+    """Tables holding the runs of `groups` (lists of `run_rows` rows)."""
+    rows = [row for group in groups for row in group]
+    keys = list(rows[0])
+    spec_keys = [k for k in RunSpec().to_dict() if k in keys]
+    runs = analysis._with_labels(pd.DataFrame(rows), spec_keys)
+    empty = pd.DataFrame(columns=["run_id", "step"])
+    return analysis.Tables(
+        grid_dir=Path("synthetic"),
+        runs=runs,
+        configs=pd.DataFrame(),
+        steps=empty,
+        evals=empty,
+        variables=empty,
+        timesteps=empty if timesteps is None else timesteps,
+        spec_columns=tuple(k for k in spec_keys if k not in analysis.NOT_CONFIG),
     )
 
 
-def test_f4_contradicted_when_they_agree(tmp_path):
-    assert f4_grid(tmp_path, [(S, 0.002)] * 4, [(S, 0.0021)] * 4).verdict == CONTRADICTED
+def judged(finding, *groups, timesteps=None):
+    result = finding(tables_of(*groups, timesteps=timesteps))
+    assert result.verdict in findings.VERDICTS
+    assert result.rule and result.evidence and result.claim and result.source
+    if result.verdict != NOT_TESTED:
+        assert result.budget and result.budget_text.startswith("adding")
+    return result
 
 
-def test_f4_inconclusive_between_the_thresholds(tmp_path):
-    # a factor 1.5 in final loss: more than the 25% tolerance, less than the factor 2
-    assert f4_grid(tmp_path, [(S, 0.002)] * 4, [(S, 0.003)] * 4).verdict == INCONCLUSIVE
+SOLVED = [300] * 8
+SLOW = [900] * 8
 
 
-def test_f4_inconclusive_with_too_few_pairs(tmp_path):
-    assert f4_grid(tmp_path, [(S, None)] * 2, [(F, None)] * 2).verdict == INCONCLUSIVE
-
-
-def test_f4_not_tested_without_pairs(tmp_path):
-    write_runs(tmp_path, [S] * 4, clip="global_clipnorm")
-    write_runs(tmp_path, [S] * 4, clip="clipnorm", length=12)  # no matching partner
-    assert judge(tmp_path, findings.f4_clipnorm_vs_global).verdict == NOT_TESTED
-
-
-# --------------------------------------------------------------------------------------------------
-# F5: GRU vs LSTM
-
-
-def f5_grid(tmp_path, lstm, gru):
-    write_runs(tmp_path, lstm, cell="lstm")
-    write_runs(tmp_path, gru, cell="gru")
-    return judge(tmp_path, findings.f5_gru_vs_lstm)
-
-
-def test_f5_supported(tmp_path):
-    assert f5_grid(tmp_path, [S] * 5 + [F], [S] * 6).verdict == SUPPORTED
-
-
-def test_f5_contradicted(tmp_path):
-    assert f5_grid(tmp_path, [S] * 6, [F] * 6).verdict == CONTRADICTED
-
-
-def test_f5_inconclusive(tmp_path):
-    # 6/8 vs 3/8: 37 points apart, but the intervals overlap
-    assert f5_grid(tmp_path, [S] * 6 + [F] * 2, [S] * 3 + [F] * 5).verdict == INCONCLUSIVE
-
-
-def test_f5_not_tested_without_gru(tmp_path):
-    write_runs(tmp_path, [S] * 4, cell="lstm")
-    write_runs(tmp_path, [S] * 4, cell="gru", scheme="relu_gates")  # not standard
-    assert judge(tmp_path, findings.f5_gru_vs_lstm).verdict == NOT_TESTED
+def assert_seeds_needed(result):
+    needed = [c.seeds_needed for c in result.comparisons if c.seeds_needed]
+    assert needed and all(("about" in n or "more than" in n) for n in needed), needed
 
 
 # --------------------------------------------------------------------------------------------------
-# F6: forget-gate bias
+# F1: a ReLU-candidate LSTM needs clipping
 
 
-def f6_grid(tmp_path, bias_one, bias_zero):
-    for seed, ((a, loss_a), (b, loss_b)) in enumerate(zip(bias_one, bias_zero, strict=True)):
-        write_fake_run(tmp_path, a, final_loss=loss_a, forget_bias=1.0, seed=seed)
-        write_fake_run(tmp_path, b, final_loss=loss_b, forget_bias=0.0, seed=seed)
-    return judge(tmp_path, findings.f6_forget_bias)
+def f1(clipped, unclipped, clip="global_clipnorm", **extra):
+    return (
+        run_rows(clipped, scheme="relu_candidate", clip=clip, **extra),
+        run_rows(unclipped, scheme="relu_candidate", clip="none", **extra),
+    )
 
 
-def test_f6_supported_by_success_rates(tmp_path):
-    assert f6_grid(tmp_path, [(S, None)] * 4, [(F, None)] * 4).verdict == SUPPORTED
+def test_f1_supported_when_clipping_helps():
+    result = judged(findings.f1_relu_candidate, *f1(SOLVED, [U] * 8))
+    assert result.verdict == SUPPORTED
+    (test,) = result.comparisons
+    assert test.counts == (8, 0, 0) and test.p_value == pytest.approx(2 / 2**8)
+    assert test.label == "adding50 adam global_clipnorm 0.25"
 
 
-def test_f6_supported_by_the_paired_loss(tmp_path):
-    assert f6_grid(tmp_path, [(S, 0.001)] * 4, [(S, 0.005)] * 4).verdict == SUPPORTED
+def test_f1_contradicted_when_clipping_hurts():
+    assert judged(findings.f1_relu_candidate, *f1([U] * 8, SOLVED)).verdict == CONTRADICTED
 
 
-def test_f6_contradicted_when_bias_zero_is_better(tmp_path):
-    assert f6_grid(tmp_path, [(F, None)] * 4, [(S, None)] * 4).verdict == CONTRADICTED
-
-
-def test_f6_contradicted_when_the_bias_makes_no_difference(tmp_path):
-    result = f6_grid(tmp_path, [(S, 0.002)] * 4, [(S, 0.002)] * 4)
+def test_f1_contradicted_when_clipping_changes_nothing():
+    result = judged(findings.f1_relu_candidate, *f1(SOLVED, SOLVED))
     assert result.verdict == CONTRADICTED
-    assert any(line.startswith("4 pairs; median paired") for line in result.evidence)
+    assert result.comparisons[0].equivalent
 
 
-def test_f6_inconclusive(tmp_path):
-    assert f6_grid(tmp_path, [(S, 0.002)] * 4, [(S, 0.003)] * 4).verdict == INCONCLUSIVE
-    assert f6_grid(tmp_path / "few", [(S, None)] * 2, [(F, None)] * 2).verdict == INCONCLUSIVE
+def test_f1_inconclusive_with_too_few_seeds():
+    result = judged(findings.f1_relu_candidate, *f1([300] * 3, [U] * 3))
+    assert result.verdict == INCONCLUSIVE
+    assert_seeds_needed(result)
 
 
-def test_f6_not_tested_without_bias_zero(tmp_path):
-    write_runs(tmp_path, [S] * 4, forget_bias=1.0)
-    write_runs(tmp_path, [S] * 4, forget_bias=0.0, cell="gru")  # GRU has no forget gate
-    assert judge(tmp_path, findings.f6_forget_bias).verdict == NOT_TESTED
+def test_f1_not_tested_without_unclipped_runs():
+    result = judged(
+        findings.f1_relu_candidate, run_rows(SOLVED, scheme="relu_candidate", clip="clipnorm")
+    )
+    assert result.verdict == NOT_TESTED
+
+
+def test_f1_tests_each_clip_mode_and_optimizer_on_its_own():
+    groups = [
+        *f1(SOLVED, [U] * 8),
+        run_rows([U] * 8, scheme="relu_candidate", clip="clipvalue"),
+        *f1(SOLVED, [U] * 8, optimizer="sgd", momentum=0.9),
+    ]
+    result = judged(findings.f1_relu_candidate, *groups)
+    labels = {c.label: c.outcome for c in result.comparisons}
+    assert labels == {
+        "adding50 adam global_clipnorm 0.25": "clipped better",
+        "adding50 sgd global_clipnorm 0.25": "clipped better",
+    }
+    # clipvalue: neither side solved, so that stratum is named and left out
+    assert any("adding50 adam clipvalue 0.25 (8 pairs, none solved)" in e for e in result.evidence)
+    assert result.verdict == SUPPORTED
+
+
+def test_f1_leaves_out_a_task_that_no_run_solved():
+    # At length 20 nothing solves: clipped "learned" beats unclipped on loss, but that task must
+    # not decide the claim (it carries no information on solving); length 50 has no effect.
+    groups = [*f1(SOLVED, SOLVED), *f1([LEARNED] * 8, [U] * 8, length=20)]
+    result = judged(findings.f1_relu_candidate, *groups)
+    assert [c.label for c in result.comparisons] == ["adding50 adam global_clipnorm 0.25"]
+    assert any("left out" in line and "adding20" in line for line in result.evidence)
+    assert result.verdict == CONTRADICTED
+
+
+def test_f1_shows_the_tanh_lstm_beside_the_verdict():
+    tanh = [
+        run_rows(SOLVED, clip="global_clipnorm"),
+        run_rows([U] * 8, clip="none"),
+    ]
+    result = judged(findings.f1_relu_candidate, *f1(SOLVED, SOLVED), *tanh)
+    assert result.verdict == CONTRADICTED  # the reference does not vote
+    assert [c.outcome for c in result.context] == ["clipped better"]
 
 
 # --------------------------------------------------------------------------------------------------
-# All together
+# F2: ReLU gates do worse than sigmoid gates (matched initial openness)
 
 
-def test_judge_returns_the_six_findings_in_order(tmp_path):
-    write_runs(tmp_path, [S, S])
-    judged = findings.judge(analysis.load(tmp_path))
-    assert [f.key for f in judged] == ["F1", "F2", "F3", "F4", "F5", "F6"]
-    assert all(f.verdict == NOT_TESTED for f in judged)
+def f2(sigmoid, relu, cell="lstm", gate_init="matched"):
+    return (
+        run_rows(sigmoid, cell=cell, clip="global_clipnorm"),
+        run_rows(relu, cell=cell, scheme="relu_gates", gate_init=gate_init, clip="global_clipnorm"),
+    )
+
+
+def test_f2_supported():
+    result = judged(findings.f2_relu_gates, *f2(SOLVED, [D] * 4 + [U] * 4))
+    assert result.verdict == SUPPORTED
+    assert result.favouring("sigmoid gates")
+
+
+def test_f2_contradicted_when_relu_gates_do_better():
+    assert judged(findings.f2_relu_gates, *f2(SLOW, SOLVED, cell="gru")).verdict == CONTRADICTED
+
+
+def test_f2_contradicted_by_equivalence():
+    assert judged(findings.f2_relu_gates, *f2(SOLVED, SOLVED)).verdict == CONTRADICTED
+
+
+def test_f2_inconclusive_with_too_few_seeds():
+    result = judged(findings.f2_relu_gates, *f2([300] * 4, [U] * 4))
+    assert result.verdict == INCONCLUSIVE
+    assert_seeds_needed(result)
+
+
+def test_f2_needs_matched_gate_initialisation():
+    result = judged(findings.f2_relu_gates, *f2(SOLVED, [U] * 8, gate_init="keras"))
+    assert result.verdict == NOT_TESTED
+    assert "matched" in result.evidence[0]
+
+
+def test_f2_tests_each_cell_and_shows_hard_sigmoid_beside():
+    hard = run_rows(
+        SOLVED, scheme="hard_sigmoid_gates", gate_init="matched", clip="global_clipnorm"
+    )
+    groups = [*f2(SOLVED, [U] * 8), *f2(SOLVED, SOLVED, cell="gru"), hard]
+    result = judged(findings.f2_relu_gates, *groups)
+    assert {c.label: c.outcome for c in result.comparisons} == {
+        "adding50 lstm": "sigmoid gates better",
+        "adding50 gru": "equivalent",
+    }
+    assert result.verdict == SUPPORTED  # one cell shows it, none the opposite
+    assert [c.outcome for c in result.context] == ["equivalent"]
+
+
+# --------------------------------------------------------------------------------------------------
+# F3: the gradient through time (at initialisation and at the end of training)
+
+
+def decay_rows(rows, start_orders, end_orders, T=50):
+    """timesteps.csv rows: ||dL/dx_t|| falling by the given orders from t = T-1 to t = 0, at step
+    1 (initialisation) and at the run's last step."""
+    out = []
+    for row, first, last in zip(rows, start_orders, end_orders, strict=True):
+        for step, orders in ((1, first), (row["steps"], last)):
+            out += [
+                (row["run_id"], step, t, 10 ** (-orders * (T - 1 - t) / (T - 1))) for t in range(T)
+            ]
+    return out
+
+
+def f3(gated_end, tanh_end, control=(300,) * 8, gated_start=-3.0, tanh_start=-1.0):
+    lstm = run_rows(SOLVED, clip="global_clipnorm")
+    tanh = run_rows([U] * 8, cell="simple_rnn", clip="global_clipnorm")
+    groups = [lstm, tanh]
+    if control:
+        groups.append(run_rows(list(control), cell="simple_rnn", clip="global_clipnorm", length=10))
+    rows = decay_rows(lstm, [-gated_start] * 8, [-g for g in gated_end])
+    rows += decay_rows(tanh, [-tanh_start] * 8, [-t for t in tanh_end])
+    timesteps = pd.DataFrame(rows, columns=["run_id", "step", "t", "grad_norm"])
+    return judged(findings.f3_gradient_through_time, *groups, timesteps=timesteps)
+
+
+def test_f3_supported_at_the_end_of_training_and_shown_at_initialisation():
+    result = f3(gated_end=np.linspace(-0.5, -0.2, 8), tanh_end=np.linspace(-6, -5, 8))
+    assert result.verdict == SUPPORTED
+    # at initialisation the tanh RNN lost fewer orders: shown beside, not voting
+    assert [c.outcome for c in result.context] == ["simple_rnn better"]
+    assert any("median D at initialisation -3.00" in line for line in result.evidence)
+
+
+def test_f3_not_supported_without_a_passing_positive_control():
+    result = f3(np.linspace(-0.5, -0.2, 8), np.linspace(-6, -5, 8), control=(U,) * 8)
+    assert result.verdict == INCONCLUSIVE
+    assert any("not passed" in line for line in result.evidence)
+    assert f3(np.linspace(-0.5, -0.2, 8), np.linspace(-6, -5, 8), control=()).verdict == (
+        INCONCLUSIVE
+    )
+
+
+def test_f3_contradicted_when_the_tanh_rnn_keeps_more_gradient():
+    assert f3(np.linspace(-6, -5, 8), np.linspace(-0.5, -0.2, 8)).verdict == CONTRADICTED
+
+
+def test_f3_inconclusive_when_the_two_overlap():
+    result = f3(np.linspace(-2, -1, 8), np.linspace(-2.1, -1.1, 8))
+    assert result.verdict == INCONCLUSIVE
+    assert_seeds_needed(result)
+
+
+def test_f3_not_tested_without_gradient_records():
+    result = judged(
+        findings.f3_gradient_through_time,
+        run_rows(SOLVED),
+        run_rows([U] * 8, cell="simple_rnn"),
+    )
+    assert result.verdict == NOT_TESTED
+
+
+# --------------------------------------------------------------------------------------------------
+# F4: clipnorm vs global_clipnorm when clipping fires
+
+
+def f4(global_, per_variable, clipped_steps=0.3, **extra):
+    return (
+        run_rows(global_, clip="global_clipnorm", clipped_steps=clipped_steps, **extra),
+        run_rows(per_variable, clip="clipnorm", clipped_steps=clipped_steps, **extra),
+    )
+
+
+@pytest.mark.parametrize("order", ["global better", "clipnorm better"])
+def test_f4_supported_by_a_difference_either_way(order):
+    a, b = (SOLVED, SLOW) if order == "global better" else (SLOW, SOLVED)
+    result = judged(findings.f4_clipnorm_vs_global, *f4(a, b))
+    assert result.verdict == SUPPORTED
+
+
+def test_f4_contradicted_by_equivalence():
+    assert judged(findings.f4_clipnorm_vs_global, *f4(SOLVED, SOLVED)).verdict == CONTRADICTED
+
+
+def test_f4_inconclusive_with_too_few_seeds():
+    result = judged(findings.f4_clipnorm_vs_global, *f4([300] * 4, [600] * 4))
+    assert result.verdict == INCONCLUSIVE
+    assert_seeds_needed(result)
+
+
+def test_f4_judges_only_pairs_where_clipping_fired():
+    # Clipping rarely fired: the (different) outcomes are not evidence about the clip modes.
+    rare = judged(findings.f4_clipnorm_vs_global, *f4(SOLVED, SLOW, clipped_steps=0.05))
+    assert rare.verdict == NOT_TESTED
+    assert "never fired often enough" in rare.evidence[0]
+    groups = [*f4(SOLVED, SOLVED), *f4(SOLVED, SLOW, clipped_steps=0.05, optimizer="sgd")]
+    result = judged(findings.f4_clipnorm_vs_global, *groups)
+    assert [c.label for c in result.comparisons] == ["adding50 adam lstm standard"]
+    assert result.verdict == CONTRADICTED
+
+
+def test_f4_not_tested_without_pairs():
+    result = judged(findings.f4_clipnorm_vs_global, run_rows(SOLVED, clip="clipnorm"))
+    assert result.verdict == NOT_TESTED
+
+
+# --------------------------------------------------------------------------------------------------
+# F5: GRU comparable to LSTM (unpaired)
+
+
+def f5(gru, lstm, **extra):
+    return (
+        run_rows(gru, cell="gru", clip="global_clipnorm", **extra),
+        run_rows(lstm, clip="global_clipnorm", **extra),
+    )
+
+
+def test_f5_supported_by_equivalence():
+    result = judged(findings.f5_gru_vs_lstm, *f5(SOLVED, SOLVED))
+    assert result.verdict == SUPPORTED
+    assert result.comparisons[0].test == "Mann-Whitney U"
+
+
+@pytest.mark.parametrize("better", ["gru", "lstm"])
+def test_f5_contradicted_by_a_difference(better):
+    gru, lstm = (SOLVED, [U] * 8) if better == "gru" else ([U] * 8, SOLVED)
+    result = judged(findings.f5_gru_vs_lstm, *f5(gru, lstm))
+    assert result.verdict == CONTRADICTED
+    assert result.favouring(better)
+
+
+def test_f5_inconclusive_with_too_few_seeds():
+    result = judged(findings.f5_gru_vs_lstm, *f5([300, 500, 700], [400, 600, 800]))
+    assert result.verdict == INCONCLUSIVE
+    assert_seeds_needed(result)
+
+
+def test_f5_leaves_out_tasks_neither_cell_solves():
+    groups = [*f5(SOLVED, SOLVED), *f5([U] * 8, [LEARNED] * 8, length=100)]
+    result = judged(findings.f5_gru_vs_lstm, *groups)
+    assert [c.label for c in result.comparisons] == ["adding50 adam global_clipnorm"]
+    assert any("left out" in line and "adding100" in line for line in result.evidence)
+    assert result.verdict == SUPPORTED
+
+
+def test_f5_not_tested_without_gru_runs():
+    assert judged(findings.f5_gru_vs_lstm, run_rows(SOLVED)).verdict == NOT_TESTED
+
+
+# --------------------------------------------------------------------------------------------------
+# F6: forget bias 1 vs 0 (paired)
+
+
+def f6(one, zero):
+    return (
+        run_rows(one, clip="global_clipnorm"),
+        run_rows(zero, clip="global_clipnorm", forget_bias=0.0),
+    )
+
+
+def test_f6_supported():
+    assert judged(findings.f6_forget_bias, *f6(SOLVED, SLOW)).verdict == SUPPORTED
+
+
+def test_f6_contradicted_when_bias_0_does_better():
+    assert judged(findings.f6_forget_bias, *f6(SLOW, SOLVED)).verdict == CONTRADICTED
+
+
+def test_f6_contradicted_by_equivalence():
+    assert judged(findings.f6_forget_bias, *f6(SOLVED, SOLVED)).verdict == CONTRADICTED
+
+
+def test_f6_inconclusive_with_too_few_seeds():
+    result = judged(findings.f6_forget_bias, *f6([300, 300, 300], [900, 900, 900]))
+    assert result.verdict == INCONCLUSIVE
+    assert_seeds_needed(result)
+
+
+def test_f6_not_tested_without_bias_0():
+    assert judged(findings.f6_forget_bias, run_rows(SOLVED)).verdict == NOT_TESTED
+
+
+# --------------------------------------------------------------------------------------------------
+# F7: IRNN / IndRNN vs the tanh RNN (unpaired)
+
+
+def f7(relu, tanh, cell="simple_rnn"):
+    init = {"recurrent_initializer": "identity"} if cell == "simple_rnn" else {}
+    return (
+        run_rows(relu, cell=cell, scheme="relu", learning_rate=0.001, **init),
+        run_rows(tanh, cell="simple_rnn"),
+    )
+
+
+@pytest.mark.parametrize("cell, name", [("simple_rnn", "IRNN"), ("indrnn", "IndRNN")])
+def test_f7_supported(cell, name):
+    result = judged(findings.f7_relu_recurrence, *f7(SOLVED, [U] * 8, cell=cell))
+    assert result.verdict == SUPPORTED
+    assert result.favouring(name)
+
+
+def test_f7_contradicted_when_the_tanh_rnn_does_better():
+    assert judged(findings.f7_relu_recurrence, *f7([U] * 8, SOLVED)).verdict == CONTRADICTED
+
+
+def test_f7_inconclusive_with_too_few_seeds():
+    result = judged(findings.f7_relu_recurrence, *f7([300, U, 500], [U, U, 700]))
+    assert result.verdict == INCONCLUSIVE
+    assert_seeds_needed(result)
+
+
+def test_f7_ignores_a_relu_simple_rnn_without_identity_initialisation():
+    groups = (
+        run_rows(SOLVED, cell="simple_rnn", scheme="relu"),
+        run_rows([U] * 8, cell="simple_rnn"),
+    )
+    assert judged(findings.f7_relu_recurrence, *groups).verdict == NOT_TESTED
+
+
+def test_judge_gives_every_finding_in_order():
+    result = findings.judge(tables_of(*f1(SOLVED, [U] * 8)))
+    assert [f.key for f in result] == [f"F{i}" for i in range(1, 8)]

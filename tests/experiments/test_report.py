@@ -54,7 +54,7 @@ def test_html_is_self_contained_and_every_image_decodes(grid_dir):
     text = (grid_dir / "report.html").read_text()
     sources = re.findall(r'src="([^"]*)"', text)
     assert len(sources) == len(list((grid_dir / "plots").glob("*.png")))
-    assert not re.search(r'(href|src)="(?!data:)', text)  # nothing loaded from elsewhere
+    assert not re.search(r'(href|src)="(?!data:|#)', text)  # nothing loaded from elsewhere
     for source in sources:
         assert source.startswith("data:image/png;base64,")
         data = base64.b64decode(source.removeprefix("data:image/png;base64,"), validate=True)
@@ -69,32 +69,41 @@ def test_markdown_links_resolve(grid_dir):
     links = re.findall(r"\]\(([^)\s]+)\)", text)
     images = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", text)
     assert images and set(images) <= set(links)
+    anchors = set(re.findall(r'<a id="([\w-]+)"></a>', text))
+    assert {f"f{i}" for i in range(1, 8)} <= anchors
     for link in links:
-        assert (grid_dir / link).is_file(), link
+        if link.startswith("#"):  # a finding's section, from "What to choose" and the table
+            assert link[1:] in anchors, link
+        else:
+            assert (grid_dir / link).is_file(), link
     drawn = {f"plots/{p.name}" for p in (grid_dir / "plots").glob("*.png")}
     assert set(images) == drawn
 
 
 def test_report_sections_and_findings(grid_dir):
     text = (grid_dir / "report.md").read_text()
-    for heading in ("## Grid", "## Findings", "## Summary tables", "## Plots", "## Environment"):
+    headings = ("## What to choose", "## Grid", "## Findings", "## Summary tables", "## Plots")
+    for heading in (*headings, "## Environment"):
         assert f"\n{heading}\n" in text, heading
+    assert text.index("## What to choose") < text.index("## Grid")  # the answer comes first
+    advice = text[text.index("## What to choose") : text.index("## Grid")]
+    assert "**Gates:**" in advice and "(#f2)" in advice
     findings_part = text[text.index("## Findings") : text.index("## Summary tables")]
-    for key in ("F1", "F2", "F3", "F4", "F5", "F6"):
+    for key in ("F1", "F2", "F3", "F4", "F5", "F6", "F7"):
         match = re.search(rf"### {key}: .*\n\n\*\*Verdict: ([^.]+)\.\*\*", findings_part)
         assert match, key
         assert match.group(1) in findings.VERDICTS
     assert "Rule: " in findings_part and "Evidence:" in findings_part
     # the verdict table states the step budget beside every verdict
-    rows = [line for line in findings_part.splitlines() if re.match(r"\| F\d \|", line)]
-    assert len(rows) == 6
+    rows = [line for line in findings_part.splitlines() if re.match(r"\| \[F\d\]", line)]
+    assert len(rows) == 7
     verdicts = [row.split(" | ")[2] for row in rows]
     for row, verdict in zip(rows, verdicts, strict=True):
         if verdict != f"**{findings.NOT_TESTED}**":
             assert "adding10 40" in row, row
     # this grid has a simple RNN but no ReLU-candidate LSTM: F1 is not tested
     assert verdicts[0] == f"**{findings.NOT_TESTED}**"
-    assert "no runs of: ReLU clipped" in findings_part
+    assert "needs ReLU-candidate LSTM runs with and without clipping" in findings_part
 
 
 def test_report_tables_environment_and_failures(grid_dir):

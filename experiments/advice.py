@@ -1,0 +1,154 @@
+"""The report's opening "What to choose": one sentence per practical choice, each derived from a
+finding's verdict (and the comparisons behind it), linking to that finding's evidence, and saying
+plainly when the data could not decide.
+
+Pure functions of the judged findings (`experiments.findings.judge`); nothing here reads records.
+"""
+
+from __future__ import annotations
+
+from experiments.findings import CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED, Finding
+
+
+def link(finding: Finding) -> str:
+    """A Markdown link to a finding's section, e.g. `[F2](#f2)`."""
+    return f"[{finding.key}](#{finding.key.lower()})"
+
+
+def _labels(comparisons) -> str:
+    return ", ".join(c.label for c in comparisons) or "none"
+
+
+def _undecided(finding: Finding) -> str:
+    needs = [c.seeds_needed for c in finding.comparisons if c.seeds_needed]
+    return f" ({needs[0]})" if needs else ""
+
+
+def _gates(f: Finding) -> str:
+    if f.verdict == SUPPORTED:
+        hard = [c for c in f.context if c.equivalent]
+        also = " or hard sigmoid, which was equivalent to it" if hard else ""
+        return (
+            f"**Gates:** keep a saturating gate activation (sigmoid{also}): with the same initial "
+            f"gate openness, ReLU gates did significantly worse on {_labels(f.favouring('sigmoid gates'))} "
+            f"({link(f)})."
+        )
+    if f.verdict == CONTRADICTED:
+        return (
+            "**Gates:** ReLU gates did as well as sigmoid gates here (or better), with the same "
+            f"initial openness: on these tasks the gate activation did not matter ({link(f)})."
+        )
+    return _open("Gates", "whether ReLU gates do worse than sigmoid gates", f)
+
+
+def _candidate(f: Finding) -> str:
+    if f.verdict == SUPPORTED:
+        helped = f.favouring("clipped")
+        others = [c for c in f.comparisons if c not in helped]
+        rest = f"; not significantly under {_labels(others)}" if others else ""
+        return (
+            "**Candidate activation:** a ReLU candidate in an LSTM needs gradient clipping: "
+            f"clipping helped significantly under {_labels(helped)}{rest} ({link(f)}). Keep tanh "
+            "unless you clip."
+        )
+    if f.verdict == CONTRADICTED:
+        return (
+            "**Candidate activation:** a ReLU-candidate LSTM trained as well without clipping as "
+            f"with it here ({link(f)})."
+        )
+    return _open("Candidate activation", "whether a ReLU-candidate LSTM needs clipping", f)
+
+
+def _clipping(f: Finding) -> str:
+    if f.verdict == SUPPORTED:
+        wins = [
+            f"{c.a if c.favours_a else c.b} on {c.label}"
+            for c in f.comparisons
+            if c.favours_a or c.favours_b
+        ]
+        return (
+            "**Clipping mode:** when clipping fires, `clipnorm` and `global_clipnorm` differ: "
+            f"{'; '.join(wins)} did better ({link(f)})."
+        )
+    if f.verdict == CONTRADICTED:
+        return (
+            "**Clipping mode:** when clipping fires, `clipnorm` and `global_clipnorm` trained "
+            f"equivalently here: either will do ({link(f)})."
+        )
+    return _open("Clipping mode", "whether `clipnorm` and `global_clipnorm` differ", f)
+
+
+def _forget_bias(f: Finding) -> str:
+    if f.verdict == SUPPORTED:
+        return f"**Forget bias:** initialise the LSTM's forget-gate bias to 1 ({link(f)})."
+    if f.verdict == CONTRADICTED:
+        return (
+            "**Forget bias:** a forget-gate bias of 1 did not help (or hurt) here; 0 is as good "
+            f"on these tasks ({link(f)})."
+        )
+    return _open("Forget bias", "whether a forget-gate bias of 1 helps", f)
+
+
+def _cell(f: Finding) -> str:
+    if f.verdict == SUPPORTED:
+        return f"**LSTM or GRU:** either: they did equivalently well ({link(f)})."
+    if f.verdict == CONTRADICTED:
+        wins = [
+            f"{c.a if c.favours_a else c.b} on {c.label}"
+            for c in f.comparisons
+            if c.favours_a or c.favours_b
+        ]
+        return (
+            f"**LSTM or GRU:** not interchangeable here: {'; '.join(wins)} did better ({link(f)})."
+        )
+    return _open("LSTM or GRU", "whether GRU and LSTM are equivalent", f)
+
+
+def _ungated(f3: Finding, f7: Finding) -> str:
+    parts = []
+    if f3.verdict == SUPPORTED:
+        parts.append(
+            "for long dependencies prefer a gated cell: after training the tanh RNN's gradient "
+            f"vanished over the span where the LSTM's and GRU's did not ({link(f3)})"
+        )
+    elif f3.verdict == CONTRADICTED:
+        parts.append(
+            f"the tanh RNN's gradient did not vanish faster than a gated cell's ({link(f3)})"
+        )
+    else:
+        parts.append(
+            f"whether the tanh RNN's gradient vanishes faster could not be decided ({link(f3)}{_undecided(f3)})"
+        )
+    if f7.verdict == SUPPORTED:
+        parts.append(
+            f"a ReLU RNN initialised as its paper says ({_labels(f7.favouring('IRNN') + f7.favouring('IndRNN'))}) "
+            f"beat the tanh RNN ({link(f7)})"
+        )
+    elif f7.verdict == CONTRADICTED:
+        parts.append(f"ReLU RNNs (IRNN, IndRNN) did not beat the tanh RNN ({link(f7)})")
+    elif f7.verdict == INCONCLUSIVE:
+        parts.append(
+            f"whether IRNN / IndRNN beat the tanh RNN could not be decided ({link(f7)}{_undecided(f7)})"
+        )
+    else:
+        parts.append(f"IRNN / IndRNN were not run ({link(f7)})")
+    return "**Ungated cells:** " + "; ".join(parts) + "."
+
+
+def _open(topic: str, question: str, f: Finding) -> str:
+    if f.verdict == NOT_TESTED:
+        return f"**{topic}:** not tested by this grid ({link(f)})."
+    return f"**{topic}:** the data could not decide {question} ({link(f)}{_undecided(f)})."
+
+
+def what_to_choose(judged: list[Finding]) -> list[str]:
+    """The practitioner's summary: one sentence per choice, from the verdicts of `judged`."""
+    by_key = {f.key: f for f in judged}
+    return [
+        _gates(by_key["F2"]),
+        _candidate(by_key["F1"]),
+        _clipping(by_key["F4"]),
+        _forget_bias(by_key["F6"]),
+        _cell(by_key["F5"]),
+        _ungated(by_key["F3"], by_key["F7"]),
+    ]
