@@ -1,0 +1,99 @@
+"""'What to choose': each sentence follows its finding's verdict, names what the tests showed,
+links to the evidence, and says plainly when the data could not decide."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from experiments import advice, significance
+from experiments.findings import CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED, Finding
+
+
+def comparison(label, a, b, effect):
+    """A decided comparison favouring A (effect +1), B (-1), or undecided (0)."""
+    if effect == 0:
+        left, right = [0, 1, 0, 1], [1, 0, 1, 0]
+    else:
+        left, right = (np.zeros(10), np.ones(10)) if effect > 0 else (np.ones(10), np.zeros(10))
+    return significance.paired(label, a, b, left, right)
+
+
+def finding(key, verdict, tests=(), context=()):
+    _, done = significance.decide(list(tests), significance.A_BETTER)
+    return Finding(key, "claim", "source", verdict, "rule", ("evidence",), {}, tuple(done), context)
+
+
+def judged(**overrides):
+    base = {key: finding(key, NOT_TESTED) for key in ("F1", "F2", "F3", "F4", "F5", "F6", "F7")}
+    return [overrides.get(key, value) for key, value in base.items()]
+
+
+def sentence(topic, **overrides):
+    (line,) = [s for s in advice.what_to_choose(judged(**overrides)) if s.startswith(topic)]
+    return line
+
+
+def test_one_sentence_per_choice_each_linking_its_finding():
+    lines = advice.what_to_choose(judged())
+    assert [line.split(":**")[0] for line in lines] == [
+        "**Gates",
+        "**Candidate activation",
+        "**Clipping mode",
+        "**Forget bias",
+        "**LSTM or GRU",
+        "**Ungated cells",
+    ]
+    assert "(#f2)" in lines[0] and "not tested by this grid" in lines[0]
+
+
+def test_candidate_names_the_clip_modes_that_helped_and_those_that_did_not():
+    f1 = finding(
+        "F1",
+        SUPPORTED,
+        [
+            comparison("adding50 adam global_clipnorm 0.25", "clipped", "unclipped", +1),
+            comparison("adding50 adam clipvalue 0.25", "clipped", "unclipped", 0),
+        ],
+    )
+    line = sentence("**Candidate", F1=f1)
+    assert "needs gradient clipping" in line
+    assert "helped significantly under adding50 adam global_clipnorm 0.25" in line
+    assert "not significantly under adding50 adam clipvalue 0.25" in line
+    assert "[F1](#f1)" in line
+
+
+@pytest.mark.parametrize(
+    "verdict, words",
+    [
+        (SUPPORTED, "did significantly worse"),
+        (CONTRADICTED, "did as well as sigmoid gates"),
+        (INCONCLUSIVE, "the data could not decide whether ReLU gates do worse"),
+    ],
+)
+def test_gates_follow_the_verdict(verdict, words):
+    tests = [
+        comparison("adding50 lstm", "sigmoid gates", "ReLU gates", 1 if verdict == SUPPORTED else 0)
+    ]
+    assert words in sentence("**Gates", F2=finding("F2", verdict, tests))
+
+
+def test_an_undecided_finding_says_how_many_seeds_would_decide():
+    f6 = finding("F6", INCONCLUSIVE, [comparison("adding50 adam", "bias 1", "bias 0", 0)])
+    line = sentence("**Forget bias", F6=f6)
+    assert "could not decide" in line and "would show" in line
+
+
+def test_clipping_and_cell_name_the_winner():
+    f4 = finding("F4", SUPPORTED, [comparison("adding50 sgd", "global_clipnorm", "clipnorm", -1)])
+    assert "clipnorm on adding50 sgd did better" in sentence("**Clipping", F4=f4)
+    f5 = finding("F5", CONTRADICTED, [comparison("adding100 adam", "gru", "lstm", +1)])
+    assert "gru on adding100 adam did better" in sentence("**LSTM or GRU", F5=f5)
+    assert "either" in sentence("**LSTM or GRU", F5=finding("F5", SUPPORTED))
+
+
+def test_ungated_combines_f3_and_f7():
+    f7 = finding("F7", SUPPORTED, [comparison("adding50 1000", "IndRNN", "tanh RNN", +1)])
+    line = sentence("**Ungated", F3=finding("F3", SUPPORTED), F7=f7)
+    assert "prefer a gated cell" in line and "(adding50 1000) beat the tanh RNN" in line
+    assert "[F3](#f3)" in line and "[F7](#f7)" in line
