@@ -120,9 +120,9 @@ def _ungated(f3: Finding, f7: Finding) -> str:
             f"whether the tanh RNN's gradient vanishes faster could not be decided ({link(f3)}{_undecided(f3)})"
         )
     if f7.verdict == SUPPORTED:
+        winners = "; ".join(f"{c.a} on {c.label}" for c in f7.comparisons if c.favours_a)
         parts.append(
-            f"a ReLU RNN initialised as its paper says ({_labels(f7.favouring('IRNN') + f7.favouring('IndRNN'))}) "
-            f"beat the tanh RNN ({link(f7)})"
+            f"a ReLU RNN initialised as its paper says beat the tanh RNN ({winners}; {link(f7)})"
         )
     elif f7.verdict == CONTRADICTED:
         parts.append(f"ReLU RNNs (IRNN, IndRNN) did not beat the tanh RNN ({link(f7)})")

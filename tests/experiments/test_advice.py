@@ -95,5 +95,5 @@ def test_clipping_and_cell_name_the_winner():
 def test_ungated_combines_f3_and_f7():
     f7 = finding("F7", SUPPORTED, [comparison("adding50 1000", "IndRNN", "tanh RNN", +1)])
     line = sentence("**Ungated", F3=finding("F3", SUPPORTED), F7=f7)
-    assert "prefer a gated cell" in line and "(adding50 1000) beat the tanh RNN" in line
+    assert "prefer a gated cell" in line and "beat the tanh RNN (IndRNN on adding50 1000;" in line
     assert "[F3](#f3)" in line and "[F7](#f7)" in line

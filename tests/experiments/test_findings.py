@@ -364,6 +364,14 @@ def test_f5_leaves_out_tasks_neither_cell_solves():
     assert result.verdict == SUPPORTED
 
 
+def test_f5_compares_the_lstm_at_its_default_forget_bias_only():
+    # F6's bias-0 runs share the GRU's other settings; they must not join the LSTM arm
+    groups = [*f5(SOLVED, SOLVED), run_rows([U] * 8, clip="global_clipnorm", forget_bias=0.0)]
+    result = judged(findings.f5_gru_vs_lstm, *groups)
+    assert result.comparisons[0].n == "8 vs 8 runs"
+    assert result.verdict == SUPPORTED
+
+
 def test_f5_not_tested_without_gru_runs():
     assert judged(findings.f5_gru_vs_lstm, run_rows(SOLVED)).verdict == NOT_TESTED
 
