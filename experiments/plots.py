@@ -44,6 +44,10 @@ OKABE_ITO = (
     "#000000",  # black
     "#F0E442",  # yellow
 )
+# After the 8 colour-blind-safe ones, for grids with more variants (the default grid has 11):
+# matplotlib's tab10 colours that differ most from them.
+MORE_COLOURS = ("#8C564B", "#7F7F7F", "#9467BD", "#17BECF", "#BCBD22", "#E377C2")
+PALETTE = OKABE_ITO + MORE_COLOURS
 CELL_LINESTYLES = {
     "lstm": "-",
     "gru": "--",
@@ -74,11 +78,12 @@ class Styles:
 
 
 def styles(runs: pd.DataFrame) -> Styles:
-    """The styles of a grid: every variant (in the suite's scheme order) gets the next colour."""
+    """The styles of a grid: every variant (in the suite's scheme order) gets the next colour of
+    `PALETTE` (distinct up to its 14 colours)."""
     frame = runs.drop_duplicates("variant")
     ranks = analysis.rank(frame["scheme"], SCHEMES)
     variants = [v for _, v in sorted(zip(ranks, frame["variant"], strict=True))]
-    colors = {v: OKABE_ITO[i % len(OKABE_ITO)] for i, v in enumerate(variants)}
+    colors = {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(variants)}
     cells = analysis.ordered(runs["cell"], CELLS)
     extra = [c for c in cells if c not in CELL_LINESTYLES]
     linestyles = {**CELL_LINESTYLES, **{c: (0, (1, 1 + i)) for i, c in enumerate(extra)}}
@@ -91,7 +96,7 @@ def styles(runs: pd.DataFrame) -> Styles:
 
 def _figure(rows: int, cols: int, width: float, height: float, **kwargs):
     """A figure of `rows` x `cols` panels of `width` x `height` inches, room for a legend."""
-    figure = _new_figure(width * cols + 2.6, height * rows + 0.9)
+    figure = _new_figure(width * cols + LEGEND_ROOM, height * rows + 0.9)
     axes = figure.subplots(rows, cols, squeeze=False, **kwargs)
     return figure, axes
 
@@ -109,9 +114,19 @@ def _title(figure: Figure, text: str) -> None:
     figure.suptitle(textwrap.fill(text, chars), fontsize="medium")
 
 
+LEGEND_ROOM = 2.6  # inches `_figure` keeps for the legend on the right
+LEGEND_CHAR = 0.07  # inches per character of a legend label (fontsize "small")
+
+
 def _legend(figure: Figure, handles: list, title: str | None = None) -> None:
-    """A legend outside the panels, on the right (never over data)."""
+    """A legend outside the panels, on the right (never over data). The figure widens when the
+    labels need more than `LEGEND_ROOM` (long model labels such as an IndRNN's settings), so
+    the panels keep their width."""
     unique = {h.get_label(): h for h in handles}
+    longest = max((len(label) for label in [*unique, title or ""]), default=0)
+    extra = LEGEND_CHAR * longest + 0.5 - LEGEND_ROOM
+    if extra > 0:
+        figure.set_figwidth(figure.get_figwidth() + extra)
     figure.legend(
         list(unique.values()),
         list(unique),

@@ -156,6 +156,23 @@ def test_styles_are_stable_and_distinct(smoke_tables):
     assert style.of("lstm", "standard") != style.of("gru", "standard")
 
 
+def test_styles_stay_distinct_past_the_eight_colour_blind_safe_colours(smoke_tables):
+    runs = pd.concat([smoke_tables.runs.iloc[:1]] * 12, ignore_index=True)
+    runs["variant"] = [f"variant {i}" for i in range(12)]
+    colours = plots.styles(runs).colors
+    assert len(set(colours.values())) == 12
+
+
+def test_a_long_legend_widens_the_figure_rather_than_the_panels():
+    figure, _ = plots._figure(1, 2, 3.0, 2.0)
+    width = figure.get_figwidth()
+    plots._legend(figure, [plots._handle({}, "short")])
+    assert figure.get_figwidth() == width
+    long_label = "indrnn relu depth=2 kernel_initializer=small_normal learning_rate=0.003"
+    plots._legend(figure, [plots._handle({}, long_label)])
+    assert figure.get_figwidth() > width + 1
+
+
 # --------------------------------------------------------------------------------------------------
 # Figures read back from synthetic tables (no training)
 
