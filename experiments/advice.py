@@ -48,8 +48,7 @@ def _candidate(f: Finding) -> str:
         rest = f"; not significantly under {_labels(others)}" if others else ""
         return (
             "**Candidate activation:** a ReLU candidate in an LSTM needs gradient clipping: "
-            f"clipping helped significantly under {_labels(helped)}{rest} ({link(f)}). Keep tanh "
-            "unless you clip."
+            f"clipping helped significantly under {_labels(helped)}{rest} ({link(f)})."
         )
     if f.verdict == CONTRADICTED:
         return (

@@ -183,7 +183,7 @@ def paired_tests(pairs: pd.DataFrame, a: str, b: str, strata=()) -> tuple[list, 
     labels = _stratum(pairs, strata, "_a")
     for label, group in pairs.groupby(labels, sort=False):
         if not (group["solved_a"].astype(bool).any() or group["solved_b"].astype(bool).any()):
-            untestable.append(f"{label} ({len(group)} pairs, none solved)")
+            untestable.append(f"{label}: {a} vs {b} ({len(group)} pairs, none solved)")
             continue
         tests.append(significance.paired(label, a, b, group["outcome_a"], group["outcome_b"]))
     return tests, untestable
@@ -202,7 +202,9 @@ def unpaired_tests(
             continue
         solved_left, solved_right = left["solved"].astype(bool), right["solved"].astype(bool)
         if not (solved_left.any() or solved_right.any()):
-            untestable.append(f"{label} ({len(left)} vs {len(right)} runs, none solved)")
+            untestable.append(
+                f"{label}: {a} vs {b} ({len(left)} vs {len(right)} runs, none solved)"
+            )
             continue
         tests.append(significance.unpaired(label, a, b, outcome(left), outcome(right)))
     return tests, untestable

@@ -142,7 +142,10 @@ def test_f1_tests_each_clip_mode_and_optimizer_on_its_own():
         "adding50 sgd global_clipnorm 0.25": "clipped better",
     }
     # clipvalue: neither side solved, so that stratum is named and left out
-    assert any("adding50 adam clipvalue 0.25 (8 pairs, none solved)" in e for e in result.evidence)
+    assert any(
+        "adding50 adam clipvalue 0.25: clipped vs unclipped (8 pairs, none solved)" in e
+        for e in result.evidence
+    )
     assert result.verdict == SUPPORTED
 
 
