@@ -19,6 +19,15 @@ def _labels(comparisons) -> str:
     return ", ".join(c.label for c in comparisons) or "none"
 
 
+def _wins(finding: Finding) -> str:
+    """The significant comparisons as "winner on label; ...", e.g. "gru on adding50 adam"."""
+    return "; ".join(
+        f"{c.a if c.favours_a else c.b} on {c.label}"
+        for c in finding.comparisons
+        if c.favours_a or c.favours_b
+    )
+
+
 def _undecided(finding: Finding) -> str:
     needs = [c.seeds_needed for c in finding.comparisons if c.seeds_needed]
     return f" ({needs[0]})" if needs else ""
@@ -60,14 +69,9 @@ def _candidate(f: Finding) -> str:
 
 def _clipping(f: Finding) -> str:
     if f.verdict == SUPPORTED:
-        wins = [
-            f"{c.a if c.favours_a else c.b} on {c.label}"
-            for c in f.comparisons
-            if c.favours_a or c.favours_b
-        ]
         return (
             "**Clipping mode:** when clipping fires, `clipnorm` and `global_clipnorm` differ: "
-            f"{'; '.join(wins)} did better ({link(f)})."
+            f"{_wins(f)} did better ({link(f)})."
         )
     if f.verdict == CONTRADICTED:
         return (
@@ -92,14 +96,7 @@ def _cell(f: Finding) -> str:
     if f.verdict == SUPPORTED:
         return f"**LSTM or GRU:** either: they did equivalently well ({link(f)})."
     if f.verdict == CONTRADICTED:
-        wins = [
-            f"{c.a if c.favours_a else c.b} on {c.label}"
-            for c in f.comparisons
-            if c.favours_a or c.favours_b
-        ]
-        return (
-            f"**LSTM or GRU:** not interchangeable here: {'; '.join(wins)} did better ({link(f)})."
-        )
+        return f"**LSTM or GRU:** not interchangeable here: {_wins(f)} did better ({link(f)})."
     return _open("LSTM or GRU", "whether GRU and LSTM are equivalent", f)
 
 
@@ -119,9 +116,8 @@ def _ungated(f3: Finding, f7: Finding) -> str:
             f"whether the tanh RNN's gradient vanishes faster could not be decided ({link(f3)}{_undecided(f3)})"
         )
     if f7.verdict == SUPPORTED:
-        winners = "; ".join(f"{c.a} on {c.label}" for c in f7.comparisons if c.favours_a)
         parts.append(
-            f"a ReLU RNN initialised as its paper says beat the tanh RNN ({winners}; {link(f7)})"
+            f"a ReLU RNN initialised as its paper says beat the tanh RNN ({_wins(f7)}; {link(f7)})"
         )
     elif f7.verdict == CONTRADICTED:
         parts.append(f"ReLU RNNs (IRNN, IndRNN) did not beat the tanh RNN ({link(f7)})")
