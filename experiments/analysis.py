@@ -7,6 +7,7 @@ Nothing here imports TensorFlow either (`experiments.records` does, through `con
     tables.runs                       # one row per run: spec, task rules, summary, derived measures
     tables.configs                    # one row per configuration: rates, intervals, medians
     summary_table(tables.runs)        # what `summary.csv` holds
+    load_steps(grid_dir)              # every run's steps.csv in one frame, its spec joined
 
 A *configuration* is a run's spec without its seed (and grid name); `configs` aggregates the seeds
 of each. Measures (`runs` columns, all read from the records):
@@ -51,6 +52,7 @@ from experiments.vocabulary import (
     SCHEMES,
     SPEC_FILE,
     STATUSES,
+    STEP_COLUMNS,
     STEPS_FILE,
     SUMMARY_FILE,
     TASK_NAMES,
@@ -278,6 +280,60 @@ def load(grid_dir: Path, stream=None) -> Tables:
         environment=environment,
         skipped=tuple(skipped),
     )
+
+
+def load_steps(grid_dir: Path | str, stream=None) -> pd.DataFrame:
+    """Every run's steps in one tidy frame: a row per `steps.csv` row of each run, with the run's
+    id and spec joined.
+
+    Columns: `run_id`, the spec's fields (`task`, `length`, `cell`, `scheme`, `clip`, `seed`, ...;
+    a field added after a run was recorded has the value it ran with, `LATER_FIELDS`), then
+    `STEP_COLUMNS` (`step`, `loss`, `metric`, `grad_norm`, ...). `learning_rate`, a spec field
+    and a column of `steps.csv`, is the step's (the spec's: no run schedules its rate). A
+    failed run has no rows. Reads
+    only `spec.json` and `steps.csv` of each run (fast); a folder whose files cannot be read is
+    named on `stream` (default: stderr) and left out, as `load` does.
+
+        from experiments import load_steps
+        steps = load_steps("results/default")
+        steps.groupby(["cell", "clip", "step"])["grad_norm"].median()
+
+    Raises:
+        FileNotFoundError: `grid_dir` does not exist or holds no run folder that can be read.
+    """
+    grid_dir = Path(grid_dir)
+    stream = stream or sys.stderr
+    if not grid_dir.is_dir():
+        raise FileNotFoundError(f"no such results folder: {grid_dir}")
+    parts, specs = [], []
+    for folder in run_folders(grid_dir):
+        try:
+            if not folder.is_dir():
+                raise UnreadableRun("not a run folder (a stray file)")
+            meta = _read_json(folder / SPEC_FILE)
+            spec, run_id = meta.get("spec"), meta.get("run_id")
+            if not isinstance(spec, dict) or not isinstance(run_id, str):
+                raise UnreadableRun(f"{SPEC_FILE} has no `run_id` and `spec`")
+            steps = _read_csv(folder / STEPS_FILE, STEP_COLUMNS, run_id)
+        except UnreadableRun as e:
+            print(f"skipped {folder}: {e}", file=stream, flush=True)
+            continue
+        spec = {k: v for k, v in spec.items() if k not in STEP_COLUMNS}
+        specs.append(spec)
+        spec = {**spec, **{k: v for k, v in LATER_FIELDS.items() if k not in spec}}
+        if steps is not None:
+            parts.append(steps.assign(**spec))
+    if not specs:
+        raise FileNotFoundError(f"no runs in {grid_dir}: expected run folders under {RUNS_DIR}/")
+    # The spec fields in the order of the newest spec (the one with the most fields).
+    spec_keys = list(max(specs, key=len))
+    for spec in specs:
+        spec_keys += [k for k in spec if k not in spec_keys]
+    spec_keys += [k for k in LATER_FIELDS if k not in spec_keys]
+    columns = ["run_id", *spec_keys, *STEP_COLUMNS]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)[columns]
 
 
 def _run_row(run_id: str, spec: dict, rules: dict, summary: dict, steps, evals=None) -> dict:
