@@ -139,13 +139,18 @@ def _check_and_train(args, helpers) -> int:
         f"records in {grid_dir}/runs"
     )
     if args.no_report:
-        print(f"{summary}; report: python -m experiments report {grid_dir}")
+        from experiments.report import write_summary
+
+        write_summary(grid_dir)
+        print(f"{summary}, table in {grid_dir / 'summary.csv'}")
+        print(f"report: python -m experiments report {grid_dir}")
     else:
         from experiments.report import write_report
 
         report_path = write_report(grid_dir)
         print(f"{summary}, table in {grid_dir / 'summary.csv'}")
         print(f"report: {report_path} (and {report_path.with_suffix('.html')})")
+    print(f"TensorBoard: tensorboard --logdir {grid_dir}")
     if result.failed:
         print(f"error: {result.failed} run(s) failed; see their summary.json", file=sys.stderr)
         return EXIT_RUN_FAILED
@@ -165,6 +170,7 @@ def _report_command(args) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     print(f"report: {report_path} (and {report_path.with_suffix('.html')})")
+    print(f"TensorBoard: tensorboard --logdir {grid_dir}")
     return 0
 
 
@@ -203,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-report",
         action="store_true",
-        help="train only; write the report later with `python -m experiments report`",
+        help="train and write summary.csv only; write the report later with "
+        "`python -m experiments report`",
     )
     run.add_argument(
         "--executor",
@@ -224,7 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run_command)
 
     report = commands.add_parser(
-        "report", help="rebuild summary.csv, plots and report from a grid's records (no training)"
+        "report",
+        help="rebuild summary.csv, plots and report from a grid's records (no training); write "
+        "the TensorBoard event files of runs that lack them",
     )
     report.add_argument("grid_dir", help="a grid's results folder, e.g. results/default")
     report.set_defaults(handler=_report_command)

@@ -13,6 +13,8 @@ leaves only a temporary folder that the next `run` removes. The files (names in
     timesteps.csv   step, t, grad_norm   (||dL/dx_t||, first, every `timestep_every`, last step)
     summary.json    status, final loss / metric, solved, step solved / diverged, wall seconds
                     (solved: `experiments.solving`, sustained over consecutive evaluations)
+    events.out.tfevents.run   TensorBoard: steps.csv and eval.csv as scalars, the final metrics,
+                    the hyperparameters (`experiments.events`; completed and diverged runs)
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import json
 import math
 import os
 import shutil
+import time
 from pathlib import Path
 
-from experiments import environment
+from experiments import environment, events
 from experiments.config import RunSpec
 from experiments.files import csv_text, json_text
 from experiments.solving import step_solved
@@ -138,14 +141,16 @@ def write_run(grid_dir: Path, spec: RunSpec, files: dict) -> Path:
     """Writes a run's files atomically: into a temporary folder, then one rename.
 
     Args:
-        files: file name -> content: a dict (written as JSON) or `(columns, rows)` (as CSV).
-            `summary.json` must be among them.
+        files: file name -> content: a dict (written as JSON), `(columns, rows)` (as CSV) or
+            bytes. `summary.json` must be among them. A finished run's TensorBoard event file
+            (`events.RUN_EVENTS_FILE`) is added from its spec, steps, evaluations and summary.
 
     A crash while writing any file leaves only the temporary folder (removed by the next `run`):
     the run's folder appears whole, with every file, or not at all.
     """
     if SUMMARY_FILE not in files:
         raise ValueError(f"a run's files must include {SUMMARY_FILE}, got {sorted(files)}")
+    files = with_events(files)
     final = run_dir(grid_dir, spec)
     tmp = final.with_name(f"{TMP_PREFIX}{spec.run_id}-{os.getpid()}")
     if tmp.exists():
@@ -160,9 +165,41 @@ def write_run(grid_dir: Path, spec: RunSpec, files: dict) -> Path:
 
 
 def _write_file(path: Path, content) -> None:
-    """One record file: a dict as JSON, `(columns, rows)` as CSV."""
+    """One record file: a dict as JSON, `(columns, rows)` as CSV, bytes as they are."""
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+        return
     text = json_text(content) if isinstance(content, dict) else csv_text(*content)
     path.write_text(text)
+
+
+def with_events(files: dict) -> dict:
+    """`files` with the TensorBoard event file of a finished run (completed or diverged) added;
+    as they are for a failed run (no steps) or when they hold it already.
+
+    The wall time of step s is the run's start (now, less its last `seconds` value) plus its
+    `seconds`."""
+    summary = files[SUMMARY_FILE]
+    if (
+        summary.get("status") not in FINISHED
+        or STEPS_FILE not in files
+        or events.RUN_EVENTS_FILE in files
+    ):
+        return files
+    columns, rows = files[STEPS_FILE]
+    rows = list(rows)
+    elapsed = (
+        float(rows[-1][list(columns).index("seconds")]) if "seconds" in columns and rows else 0
+    )
+    elapsed = elapsed if math.isfinite(elapsed) else 0.0
+    content = events.run_events(
+        files.get(SPEC_FILE, {}),
+        summary,
+        (columns, rows),
+        files.get(EVAL_FILE),
+        start_time=time.time() - elapsed,
+    )
+    return {**files, STEPS_FILE: (columns, rows), events.RUN_EVENTS_FILE: content}
 
 
 def run_files(spec: RunSpec, task, log, summary: dict) -> dict:

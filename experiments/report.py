@@ -1,6 +1,7 @@
 """The report of a grid: `report.md` and a self-contained `report.html`, rebuilt from the records.
 
     write_report(grid_dir)   # summary.csv, plots/*.png, report.md, report.html; returns report.md
+    write_summary(grid_dir)  # summary.csv and the TensorBoard files only (`run --no-report`)
 
 `build_report(tables, plots)` is pure: it returns the report as a list of blocks (headings,
 paragraphs, lists, tables, images), which `to_markdown` and `to_html` render; only `write_report`
@@ -13,16 +14,29 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
+import math
 import os
 import platform
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments import advice, analysis, environment, findings
+from experiments import advice, analysis, environment, events, findings
 from experiments.files import write_atomic, write_frame
 from experiments.formatting import num, pct
-from experiments.vocabulary import FAILED, PLOTS_DIR, REPORT_HTML, REPORT_MD, SUMMARY_CSV
+from experiments.vocabulary import (
+    FAILED,
+    FINISHED,
+    PLOTS_DIR,
+    REPORT_HTML,
+    REPORT_MD,
+    RUNS_DIR,
+    SPEC_FILE,
+    SUMMARY_CSV,
+    SUMMARY_FILE,
+)
 
 
 @dataclass(frozen=True)
@@ -439,17 +453,94 @@ def draw_plots(tables: analysis.Tables, folder: Path) -> list[tuple[str, str]]:
     return drawn
 
 
-def write_report(grid_dir: Path) -> Path:
-    """Rebuilds `summary.csv`, `plots/*.png`, `report.md` and `report.html` in `grid_dir` from its
-    records; returns the path of `report.md`. Unreadable run folders are named on stderr and in
-    the report, and left out (`analysis.load`).
+def write_events(grid_dir: Path, tables: analysis.Tables) -> list[Path]:
+    """Writes the TensorBoard event file of each finished run of `tables` whose folder has none
+    (a grid run before the event files existed), from its records; leaves the others as they
+    are. Returns the files written.
+
+    The final metrics are the tables' (`solved`, `step_solved` recomputed by the sustained rule);
+    the wall times start at the run's end (its `summary.json`'s time) less its last `seconds`.
+    """
+    grid_dir = Path(grid_dir)
+    finished = tables.runs[tables.runs["status"].isin(FINISHED)]
+    lacking = [
+        run
+        for run in finished.itertuples(index=False)
+        if not events.has_events(grid_dir / RUNS_DIR / run.run_id)
+    ]
+    if not lacking:  # every report after the first: no table is split
+        return []
+    ids = {run.run_id for run in lacking}
+    steps = dict(tuple(tables.steps[tables.steps["run_id"].isin(ids)].groupby("run_id")))
+    evals = dict(tuple(tables.evals[tables.evals["run_id"].isin(ids)].groupby("run_id")))
+    written = []
+    for run in lacking:
+        folder = grid_dir / RUNS_DIR / run.run_id
+        meta = json.loads((folder / SPEC_FILE).read_text())
+        meta["spec"] = {**analysis.LATER_FIELDS, **meta.get("spec", {})}
+        summary = json.loads((folder / SUMMARY_FILE).read_text())
+        summary["solved"] = bool(run.solved)
+        summary["step_solved"] = None if math.isnan(run.step_solved) else int(run.step_solved)
+        columns, rows = run_steps = _rows(steps.get(run.run_id))
+        elapsed = float(rows[-1][columns.index("seconds")]) if rows else 0.0
+        end = (folder / SUMMARY_FILE).stat().st_mtime
+        content = events.run_events(
+            meta,
+            summary,
+            run_steps,
+            _rows(evals.get(run.run_id)),
+            start_time=end - (elapsed if math.isfinite(elapsed) else 0.0),
+        )
+        written.append(write_atomic(folder / events.RUN_EVENTS_FILE, content))
+    return written
+
+
+def _rows(frame) -> tuple[tuple[str, ...], list[tuple]]:
+    """A stacked record frame's rows of one run as `(columns, rows)`, without `run_id`."""
+    if frame is None:
+        return (), []
+    frame = frame.drop(columns="run_id")
+    return tuple(frame.columns), list(frame.itertuples(index=False, name=None))
+
+
+def write_summary(grid_dir: Path, tables: analysis.Tables | None = None) -> analysis.Tables:
+    """Writes `summary.csv` and the TensorBoard files of `grid_dir`: the event files of finished
+    runs that lack them (`write_events`) and the grid's HParams configuration
+    (`events.GRID_EVENTS_FILE`, every hyperparameter's values in the grid); returns the tables.
 
     Raises:
         FileNotFoundError: `grid_dir` does not exist or has no run records.
     """
     grid_dir = Path(grid_dir)
-    tables = analysis.load(grid_dir)
+    tables = analysis.load(grid_dir) if tables is None else tables
     write_frame(analysis.summary_table(tables.runs), grid_dir / SUMMARY_CSV)
+    write_events(grid_dir, tables)
+    specs = _specs(tables)
+    write_atomic(grid_dir / events.GRID_EVENTS_FILE, events.hparams_config(specs, time.time()))
+    return tables
+
+
+def _specs(tables: analysis.Tables) -> list[dict]:
+    """Each finished run's spec, as `runs` holds it (older runs' later fields filled in)."""
+    runs = tables.runs[tables.runs["status"].isin(FINISHED)]
+    columns = [c for c in ("grid", "seed", *tables.spec_columns) if c in runs]
+    return [
+        {k: v for k, v in row.items() if not (isinstance(v, float) and math.isnan(v))}
+        for row in runs[columns].to_dict("records")
+    ]
+
+
+def write_report(grid_dir: Path) -> Path:
+    """Rebuilds `summary.csv`, the TensorBoard files (`write_summary`), `plots/*.png`, `report.md`
+    and `report.html` in `grid_dir` from its records; returns the path of `report.md`.
+    Unreadable run folders are named on stderr and in the report, and left out
+    (`analysis.load`).
+
+    Raises:
+        FileNotFoundError: `grid_dir` does not exist or has no run records.
+    """
+    grid_dir = Path(grid_dir)
+    tables = write_summary(grid_dir)
     drawn = draw_plots(tables, grid_dir / PLOTS_DIR)
     plots = [(f"{PLOTS_DIR}/{name}", caption) for name, caption in drawn]
     blocks = build_report(tables, plots)

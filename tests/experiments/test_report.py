@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from test_analysis import write_fake_run, write_runs
 
-from experiments import findings, report
+from experiments import events, findings, report
 from experiments.__main__ import main
 
 
@@ -47,6 +47,10 @@ def test_every_output_is_written(grid_dir):
     for kind in ("loss", "grad_norm", "gradient_through_time", "variable_norms"):
         assert f"{kind}_adding10.png" in pngs and f"{kind}_copy5.png" in pngs
     assert "metric_copy5.png" in pngs  # copy's metric is not its loss
+    # TensorBoard: the HParams configuration, and an event file per finished run
+    assert (grid_dir / events.GRID_EVENTS_FILE).is_file()
+    finished = set(table.loc[table["status"] != "failed", "run_id"])
+    assert {p.parent.name for p in grid_dir.glob(f"runs/*/{events.RUN_EVENTS_FILE}")} == finished
     assert not [p for p in grid_dir.rglob("*") if p.name.startswith(".") and "tmp" in p.name]
 
 

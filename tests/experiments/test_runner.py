@@ -34,8 +34,9 @@ from run_helpers import (  # noqa: E402
     run_folders,
     summary,
 )
+from test_events import assert_events_hold_the_csvs, hparam_values, read_events
 
-from experiments import analysis, models, records, runner
+from experiments import analysis, events, models, records, runner
 from experiments.__main__ import main
 from experiments.config import RunSpec, load_grid, task_for
 from experiments.execution import set_threads, train_run
@@ -122,6 +123,17 @@ def test_smoke_records_content(smoke_run):
             steps["grad_norm"].iloc[0], rel=1e-5
         )
         variables_by_cell.setdefault(spec.cell, []).append(names)
+
+        # TensorBoard: steps.csv and eval.csv as scalars, the spec as hyperparameters.
+        assert_events_hold_the_csvs(folder)
+        found = read_events(folder)
+        hparams = hparam_values(found["start"])
+        assert (hparams["cell"], hparams["clip"], hparams["seed"]) == (
+            spec.cell,
+            spec.clip,
+            spec.seed,
+        )
+        assert hparams["clip_threshold"] == spec.clip_threshold and "grid" not in hparams
 
         result = summary(folder)
         assert result["status"] == "completed"
@@ -339,7 +351,7 @@ def test_killed_grid_resumes_without_redoing_finished_runs(tmp_path):
     assert len(read_csv(grid_dir / "runs" / new.run_id / "steps.csv")) == 3
 
 
-@pytest.mark.parametrize("dies_at", RUN_FILES)
+@pytest.mark.parametrize("dies_at", (*RUN_FILES, events.RUN_EVENTS_FILE))
 def test_a_write_interrupted_at_any_file_leaves_no_run_folder(
     tmp_path, make_spec, monkeypatch, dies_at
 ):
@@ -379,7 +391,8 @@ def test_a_write_interrupted_at_any_file_leaves_no_run_folder(
     records.write_run(tmp_path, spec, files)
     assert records.is_finished(tmp_path, spec)
     assert [f.name for f in run_folders(tmp_path)] == [spec.run_id]
-    assert sorted(p.name for p in records.run_dir(tmp_path, spec).iterdir()) == sorted(files)
+    written = sorted(p.name for p in records.run_dir(tmp_path, spec).iterdir())
+    assert written == sorted([*files, events.RUN_EVENTS_FILE])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -417,14 +430,22 @@ def test_a_run_that_raises_is_recorded_as_failed(tmp_path, make_spec, monkeypatc
         assert json.load(f)["error"] == result["error"]
 
 
-def test_no_report_trains_and_writes_no_report(tmp_path, write_grid, tiny_base, capsys):
+def test_no_report_trains_and_writes_the_summary_but_no_report(
+    tmp_path, write_grid, tiny_base, capsys
+):
     path = write_grid(f'name = "bare"\nseeds = [0]\n{tiny_base}\n[[sweep]]\ncell = ["gru"]\n')
     assert main(["run", str(path), "--out", str(tmp_path / "out"), "--no-report"]) == 0
     grid_dir = tmp_path / "out" / "bare"
     [folder] = run_folders(grid_dir)
     assert_complete(folder)
-    assert not (grid_dir / "report.md").exists() and not (grid_dir / "summary.csv").exists()
-    assert f"report: python -m experiments report {grid_dir}" in capsys.readouterr().out
+    assert not (grid_dir / "report.md").exists() and not (grid_dir / "plots").exists()
+    [row] = pd.read_csv(grid_dir / "summary.csv").to_dict("records")
+    assert row["run_id"] == folder.name and row["status"] == "completed"
+    assert (folder / events.RUN_EVENTS_FILE).is_file()
+    assert (grid_dir / events.GRID_EVENTS_FILE).is_file()  # the HParams tab's configuration
+    out = capsys.readouterr().out
+    assert f"report: python -m experiments report {grid_dir}" in out
+    assert f"TensorBoard: tensorboard --logdir {grid_dir}" in out
 
 
 # --------------------------------------------------------------------------------------------------
