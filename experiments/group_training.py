@@ -8,8 +8,9 @@ matmul per time step instead of S small ones. Each seed keeps exactly what its s
 - its data: its own training stream `default_rng([seed, 0])` and held-out set;
 - its loss, the mean over its own batch; the step differentiates the sum of the seeds' losses,
   whose gradient with respect to seed s's weights is seed s's own gradient;
-- its clipping, computed here per seed with the rules of Keras's optimizer arguments (the group's
-  optimizer is built without them): `clipnorm` per variable per seed, `global_clipnorm` over that
+- its clipping, computed per seed with the rules of Keras's optimizer arguments
+  (`custom_layers.gradients.clip_gradients` along the seed axes; the group's optimizer is built
+  without them): `clipnorm` per variable per seed, `global_clipnorm` over that
   seed's gradients alone, `clipvalue` elementwise;
 - its optimizer state: Adam, SGD with momentum and RMSprop update elementwise.
 
@@ -32,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from custom_layers.gradients import along, clip_gradients, gradient_stats, timestep_norms
 from experiments import models, seed_axis
 from experiments.config import RunSpec
 from experiments.training import TrainingLog, eval_due, timesteps_due, variable_names
@@ -40,63 +42,6 @@ from experiments.vocabulary import DIVERGED
 # The per-seed scalars of `stats`, in column order; the variable norms and their clipped values
 # follow, one column per variable each.
 SCALARS = ("loss", "grad_norm", "grad_norm_clipped", "max_abs_grad", "clip_fraction")
-
-
-def _others(rank: int, axis: int) -> tuple:
-    return tuple(i for i in range(rank) if i != axis)
-
-
-def _along(values, axis: int, rank: int):
-    """`values (S,)` shaped to broadcast along the seed axis `axis` of a rank-`rank` tensor."""
-    shape = [1] * rank
-    shape[axis] = -1
-    return ops.reshape(values, shape)
-
-
-def clip_seed_gradients(grads: list, axes: list[int], mode: str, threshold: float):
-    """Clips each seed's gradients alone, with the rule of the Keras optimizer argument `mode`.
-
-    Args:
-        grads: one gradient per variable, each the stored shape of its variable (a seed axis).
-        axes: the seed axis of each gradient.
-        mode, threshold: as `training.clip_gradients`, whose single-seed results these equal.
-
-    Returns:
-        `(clipped, clip_fraction)`: the clipped gradients (shapes as `grads`) and, per seed
-        `(S,)`, the fraction that clipping changed (values, variables, or 0/1 for the global norm).
-    """
-    sums = [
-        ops.sum(ops.square(g), axis=_others(len(g.shape), a))
-        for g, a in zip(grads, axes, strict=True)
-    ]
-    seeds = grads[0].shape[axes[0]]
-    if mode == "none":
-        return list(grads), ops.zeros((seeds,))
-    if mode == "clipvalue":
-        clipped = [ops.clip(g, -threshold, threshold) for g in grads]
-        changed = sum(
-            ops.sum(ops.cast(ops.abs(g) > threshold, "float32"), axis=_others(len(g.shape), a))
-            for g, a in zip(grads, axes, strict=True)
-        )
-        total = sum(math.prod(g.shape) for g in grads) // seeds
-        return clipped, changed / total
-    if mode == "clipnorm":
-        clipped = []
-        for g, a, l2sum in zip(grads, axes, sums, strict=True):
-            # tf.clip_by_norm's arithmetic, per seed (what the TF optimizer's clipnorm calls).
-            positive = l2sum > 0
-            l2norm = ops.where(positive, ops.sqrt(ops.where(positive, l2sum, 1.0)), l2sum)
-            bound = _along(ops.maximum(l2norm, threshold), a, len(g.shape))
-            clipped.append(g * threshold / bound)
-        changed = sum(ops.cast(ops.sqrt(s) > threshold, "float32") for s in sums)
-        return clipped, changed / len(grads)
-    if mode == "global_clipnorm":
-        norm = ops.sqrt(sum(sums))
-        # keras.src.optimizers.base_optimizer.clip_by_global_norm's expression, per seed.
-        scale = threshold * ops.minimum(1.0 / norm, 1.0 / threshold) + (norm - norm)
-        clipped = [g * _along(scale, a, len(g.shape)) for g, a in zip(grads, axes, strict=True)]
-        return clipped, ops.cast(norm > threshold, "float32")
-    raise ValueError(f"Unknown clipping mode {mode!r}")
 
 
 def make_group_step(model, optimizer, loss_fn, spec: RunSpec, axes: list[int], timesteps: bool):
@@ -130,17 +75,9 @@ def make_group_step(model, optimizer, loss_fn, spec: RunSpec, axes: list[int], t
         targets = variables + [x] if timesteps else variables
         all_grads = tape.gradient(total, targets)
         grads = all_grads[: len(variables)]
-        clipped, clip_fraction = clip_seed_gradients(grads, axes, spec.clip, spec.clip_threshold)
-
-        def per_variable(fn, tensors):
-            return ops.stack(
-                [fn(g, axis=_others(len(g.shape), a)) for g, a in zip(tensors, axes, strict=True)],
-                axis=1,
-            )
-
-        norms = ops.sqrt(per_variable(ops.sum, [ops.square(g) for g in grads]))
-        norms_clipped = ops.sqrt(per_variable(ops.sum, [ops.square(g) for g in clipped]))
-        grad_norm = ops.sqrt(ops.sum(ops.square(norms), axis=1))
+        clipped, clip_fraction = clip_gradients(grads, spec.clip, spec.clip_threshold, axes)
+        stats = gradient_stats(grads, clipped, axes)  # per seed: (S,) and (S, num_variables)
+        grad_norm = stats["grad_norm"]
         # A seed that was not alive, or diverges at this step, keeps its weights: frozen at its
         # last finite values (a single run's weights after its diverging step are never used).
         keep = ops.logical_and(alive, ops.isfinite(losses) & ops.isfinite(grad_norm))
@@ -149,22 +86,23 @@ def make_group_step(model, optimizer, loss_fn, spec: RunSpec, axes: list[int], t
         with tf.control_dependencies(before):
             optimizer.apply(clipped, variables)
         for v, old, a in zip(variables, before, axes, strict=True):
-            v.assign(ops.where(_along(keep, a, len(old.shape)), v, old))
+            v.assign(ops.where(along(keep, a, len(old.shape)), v, old))
         scalars = [
             losses,
             grad_norm,
-            ops.sqrt(ops.sum(ops.square(norms_clipped), axis=1)),
-            ops.max(per_variable(ops.max, [ops.abs(g) for g in grads]), axis=1),
+            stats["grad_norm_clipped"],
+            stats["max_abs_grad"],
             clip_fraction,
             ops.zeros((seeds,)) + ops.cast(optimizer.learning_rate, "float32"),
         ]
+        norms, norms_clipped = stats["variable_norms"], stats["variable_norms_clipped"]
         out = {
             "stats": ops.concatenate([ops.stack(scalars, axis=1), norms, norms_clipped], axis=1),
             "predictions": predictions,
         }
         if timesteps:
             by_seed = ops.reshape(all_grads[-1], (seeds, -1, *x.shape[1:]))
-            out["timestep_norms"] = ops.sqrt(ops.sum(ops.square(by_seed), axis=(1, 3)))
+            out["timestep_norms"] = timestep_norms(by_seed, seeds=True)
         return out
 
     return tf.function(step, jit_compile=spec.jit_compile and not spec.deterministic)

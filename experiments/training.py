@@ -2,9 +2,10 @@
 
 Each step computes the loss and the gradients once (`tf.GradientTape` inside one `tf.function`)
 and returns, beside the loss, the gradient norms before and after clipping. Clipping is computed
-here with Keras's own rule (`clip_gradients`) for the log, and by the Keras optimizer, configured
-with the same clipping argument, for the update; a test proves the two are equal, so what is logged
-is exactly what the optimizer applied.
+for the log with Keras's own rule (`custom_layers.gradients.clip_gradients`, the code
+`GradientMonitor` and the seed-group step share), and by the Keras optimizer, configured with the
+same clipping argument, for the update; a test proves the two are equal, so what is logged is
+exactly what the optimizer applied.
 
 At the first step, every `timestep_every` steps and at the last step, a second compiled variant of
 the step also differentiates the loss with respect to the input sequence, in the same backward
@@ -20,61 +21,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
+from custom_layers.gradients import (
+    clip_gradients,
+    gradient_stats,
+    timestep_norms,
+    variable_names,
+)
 from experiments.config import RunSpec
 from experiments.vocabulary import COMPLETED, DIVERGED
-
-
-def clip_gradients(grads: list, mode: str, threshold: float) -> tuple[list, object]:
-    """Clips gradients with the rule of the Keras optimizer argument `mode`.
-
-    Args:
-        grads: one gradient tensor per variable, each the shape of its variable.
-        mode: `"none"`, `"clipvalue"` (each value into [-t, t]), `"clipnorm"` (each variable's
-            gradient rescaled to norm <= t, Keras's per-variable rule) or `"global_clipnorm"`
-            (all gradients rescaled together to global norm <= t; Pascanu et al. 2013).
-        threshold: t, > 0.
-
-    Returns:
-        `(clipped, clip_fraction)`: the clipped gradients, and the fraction that clipping changed
-        (a scalar tensor): of the values for `clipvalue`, of the variables for `clipnorm`, 1 or 0
-        for `global_clipnorm` (whether the global norm exceeded t), 0 for `none`.
-    """
-    if mode == "none":
-        return list(grads), ops.zeros(())
-    if mode == "clipvalue":
-        clipped = [ops.clip(g, -threshold, threshold) for g in grads]
-        changed = sum(ops.sum(ops.cast(ops.abs(g) > threshold, "float32")) for g in grads)
-        total = sum(math.prod(g.shape) for g in grads)
-        return clipped, changed / total
-    if mode == "clipnorm":
-        norms = [ops.sqrt(ops.sum(ops.square(g))) for g in grads]
-        # tf.clip_by_norm is what the TF backend's optimizer calls for clipnorm.
-        clipped = [tf.clip_by_norm(g, threshold) for g in grads]
-        changed = sum(ops.cast(n > threshold, "float32") for n in norms)
-        return clipped, changed / len(grads)
-    if mode == "global_clipnorm":
-        norm = global_norm(grads)
-        # The same expression as keras.src.optimizers.base_optimizer.clip_by_global_norm.
-        scale = threshold * ops.minimum(1.0 / norm, 1.0 / threshold) + (norm - norm)
-        return [g * scale for g in grads], ops.cast(norm > threshold, "float32")
-    raise ValueError(f"Unknown clipping mode {mode!r}")
-
-
-def global_norm(grads: list):
-    """The L2 norm of all gradients together (a scalar tensor)."""
-    return ops.sqrt(sum(ops.sum(ops.square(g)) for g in grads))
-
-
-def variable_names(model) -> list[str]:
-    """Stable names `layer/weight` of the model's trainable variables, in `trainable_variables`
-    order."""
-    owner = {}
-    for layer in model.layers:
-        for v in layer.trainable_variables:
-            owner[id(v)] = f"{layer.name}/{v.name}"
-    return [owner.get(id(v), v.path) for v in model.trainable_variables]
 
 
 def make_train_step(model, optimizer, loss_fn, spec: RunSpec, with_timesteps: bool):
@@ -100,20 +55,14 @@ def make_train_step(model, optimizer, loss_fn, spec: RunSpec, with_timesteps: bo
         grads = all_grads[: len(variables)]
         clipped, clip_fraction = clip_gradients(grads, spec.clip, spec.clip_threshold)
         optimizer.apply(grads, variables)
-        variable_norms = ops.stack([ops.sqrt(ops.sum(ops.square(g))) for g in grads])
-        variable_norms_clipped = ops.stack([ops.sqrt(ops.sum(ops.square(g))) for g in clipped])
         out = {
             "loss": loss,
-            "grad_norm": ops.sqrt(ops.sum(ops.square(variable_norms))),
-            "grad_norm_clipped": ops.sqrt(ops.sum(ops.square(variable_norms_clipped))),
-            "max_abs_grad": ops.max(ops.stack([ops.max(ops.abs(g)) for g in grads])),
+            **gradient_stats(grads, clipped),
             "clip_fraction": clip_fraction,
             "predictions": predictions,
-            "variable_norms": variable_norms,
-            "variable_norms_clipped": variable_norms_clipped,
         }
         if with_timesteps:
-            out["timestep_norms"] = ops.sqrt(ops.sum(ops.square(all_grads[-1]), axis=(0, 2)))
+            out["timestep_norms"] = timestep_norms(all_grads[-1])
         return out
 
     return tf.function(step, jit_compile=spec.jit_compile and not spec.deterministic)
