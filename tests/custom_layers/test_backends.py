@@ -24,9 +24,14 @@ PACKAGE = REPO / "custom_layers"
 TENSORFLOW = re.compile(r"\btf\.|^\s*import\s+tensorflow|^\s*from\s+tensorflow", re.MULTILINE)
 
 
+# The one module that needs TensorFlow: `GradientMonitor` runs a `tf.GradientTape` step (it
+# imports TensorFlow when a step is traced, and says so on another backend: test_monitor.py).
+TENSORFLOW_MODULES = {"monitor.py"}
+
+
 def test_cell_modules_do_not_use_tensorflow():
-    sources = sorted(PACKAGE.glob("*.py"))
-    assert PACKAGE / "lstm.py" in sources
+    sources = sorted(p for p in PACKAGE.glob("*.py") if p.name not in TENSORFLOW_MODULES)
+    assert PACKAGE / "lstm.py" in sources and PACKAGE / "gradients.py" in sources
     offenders = {
         path.name: TENSORFLOW.findall(path.read_text())
         for path in sources
