@@ -7,6 +7,7 @@ shared machine falls on both sides alike. Speed lives here; correctness lives in
    `keras.layers.LSTM` / `GRU` (default activations), and the ReLU-gate LSTM vs the default one;
 2. instrumentation: the instrumented step (`experiments.training`) vs a plain compiled Keras
    train step on the same model, with and without the gradient-through-time record every 50 steps;
+   and `fit` with `GradientMonitor` vs a plain `fit` (Keras's LSTM);
 3. seed groups: runs per hour of one configuration of the default grid's shape (adding, T = 50,
    32 units, batch 32, 600 steps) x 8 seeds, trained as one group against one seed at a time
    (`seed_group = 1`), each a fresh process, for LSTM and GRU;
@@ -192,6 +193,42 @@ def instrumentation_rows(shape: Shape, steps: int, repeats: int) -> list[dict]:
     return rows
 
 
+def monitor_rows(shape: Shape, steps: int, repeats: int) -> list[dict]:
+    """`fit` with `GradientMonitor` vs a plain `fit` of the same model (Keras's LSTM, Adam with
+    `global_clipnorm`, MSE), time per step: each window is one `fit` call of `steps` batches."""
+    import keras
+    import numpy as np
+
+    from custom_layers import GradientMonitor
+
+    rng = np.random.default_rng(0)
+    x = rng.random((shape.batch * steps, shape.time, FEATURES), dtype="float32")
+    y = rng.random((shape.batch * steps, 1), dtype="float32")
+    rows = []
+    for jit in (False, True):
+        keras.utils.set_random_seed(0)
+        model = _model(keras.layers.LSTM(shape.units, use_cudnn=False), shape, jit)
+        plain_model = keras.models.clone_model(model)
+        plain_model.compile(optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=1.0),
+                            loss="mse", jit_compile=jit)  # fmt: skip
+        model.compile(optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=1.0), loss="mse",
+                      jit_compile=jit)  # fmt: skip
+        watch = GradientMonitor()
+
+        def monitored(model=model, watch=watch):
+            model.fit(x, y, batch_size=shape.batch, shuffle=False, verbose=0, callbacks=[watch])
+
+        def plain(plain_model=plain_model):
+            plain_model.fit(x, y, batch_size=shape.batch, shuffle=False, verbose=0)
+
+        a, b = alternate(monitored, plain, 1, repeats)
+        rows.append(_row("instrumentation", f"{shape}, jit {'on' if jit else 'off'}",
+                         "fit with GradientMonitor", "plain fit", a * steps, b * steps, 1.05,
+                         repeats, step_flops(shape, 4), time_ratio=True))  # fmt: skip
+        keras.backend.clear_session()
+    return rows
+
+
 def seed_group_spec(cell: str, steps: int, quick: bool = False):
     """One configuration of the default grid's shape (`configs/default.toml`), seed 0."""
     from experiments.config import RunSpec
@@ -344,6 +381,7 @@ def run_bench(out_dir: Path, quick: bool = False, stream=sys.stdout) -> list[dic
     steps, repeats = (2, 1) if quick else (10, 5)
     rows = cell_rows(shapes, steps, repeats)
     rows += instrumentation_rows(shapes[0], steps, repeats)
+    rows += monitor_rows(shapes[0], steps, repeats)
     rows += (
         seed_group_rows(cells=("lstm",), seeds=2, steps=4, repeats=1, quick=True)
         if quick

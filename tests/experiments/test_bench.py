@@ -16,11 +16,15 @@ def test_quick_bench_writes_every_comparison(tmp_path):
     with (tmp_path / "bench.csv").open() as f:
         written = list(csv.DictReader(f))
     assert list(written[0]) == list(bench.COLUMNS)
-    # 3 cell pairs x 2 XLA settings + 2 x 2 instrumented + seed groups + the grid
-    assert len(written) == len(rows) == 12
+    # 3 cell pairs x 2 XLA settings + 2 x 2 instrumented + 2 monitored + seed groups + the grid
+    assert len(written) == len(rows) == 14
     pairs = {(r["a"], r["b"]) for r in written}
     assert ("SwappableLSTM", "keras LSTM") in pairs and ("SwappableGRU", "keras GRU") in pairs
     assert ("instrumented + dL/dx_t every 50", "plain fit step") in pairs
+    monitored = [
+        r for r in written if (r["a"], r["b"]) == ("fit with GradientMonitor", "plain fit")
+    ]
+    assert [r["target"] for r in monitored] == ["<= 1.05"] * 2
     group = written[-2]
     assert (group["a"], group["b"]) == ("seed_group 2 (runs/h)", "seed_group 1")
     assert group["setting"].startswith("lstm, batch 32, T 5, units 4, 4 steps, 2 seeds")
