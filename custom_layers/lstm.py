@@ -3,11 +3,14 @@
 With default arguments `SwappableLSTMCell` computes exactly what `keras.layers.LSTMCell` computes,
 with the same weights (`kernel (input_dim, 4*units)`, `recurrent_kernel (units, 4*units)`,
 `bias (4*units,)`, gates in the order i, f, c, o), so `set_weights(keras_cell.get_weights())` works.
+A variant without some gate (CIFG, or Greff et al.'s NIG / NFG / NOG) drops that gate's block and
+keeps the others in the same order.
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 from custom_layers import activations
@@ -16,6 +19,12 @@ from custom_layers.rnn_layer import CellLayer
 
 # Keras LayerNormalization's default epsilon.
 LAYER_NORM_EPSILON = 1e-3
+
+# The `units`-wide blocks of the gate weights, in Keras's order (i, f, c, o); a cell without some
+# gate drops its block (`SwappableLSTMCell.blocks`).
+BLOCKS = ("input", "forget", "candidate", "output")
+# The gates that `input_gate`, `forget_gate`, `output_gate` can remove, and the symbol of each.
+GATES = {"input": "i_t", "forget": "f_t", "output": "o_t"}
 
 
 def _layer_norm(x, gamma, beta=None):
@@ -26,17 +35,76 @@ def _layer_norm(x, gamma, beta=None):
     return x if beta is None else x + beta
 
 
+def _check_gates(present, coupled_input_forget, gate_activations):
+    """Validates the gate switches against CIFG and the gate activations.
+
+    Args:
+        present: `input_gate`, `forget_gate`, `output_gate` by gate name.
+        coupled_input_forget: the CIFG switch.
+        gate_activations: each gate's activation argument as given (None when unset).
+
+    Raises:
+        ValueError: a switch is not a bool, CIFG is combined with `input_gate=False` or
+            `forget_gate=False`, or an activation is given for a removed gate.
+    """
+    for gate, value in present.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(
+                f"Received an invalid value for argument `{gate}_gate`, expected a bool, got "
+                f"{value!r}."
+            )
+    if coupled_input_forget and not present["forget"]:
+        raise ValueError(
+            "Received contradictory arguments: `coupled_input_forget=True` sets i_t = 1 - f_t, "
+            "which is 0 with `forget_gate=False` (f_t = 1): the cell would never write. Use "
+            "`coupled_input_forget=False` with `forget_gate=False` (NFG)."
+        )
+    if coupled_input_forget and not present["input"]:
+        raise ValueError(
+            "Received contradictory arguments: `coupled_input_forget=True` already removes the "
+            "input gate (i_t = 1 - f_t), and `input_gate=False` would set i_t = 1 instead. Pass "
+            "`coupled_input_forget=True` (CIFG) or `input_gate=False` (NIG), not both."
+        )
+    for gate, activation in gate_activations.items():
+        if activation is None:
+            continue
+        if gate == "input" and coupled_input_forget:
+            removed = "`coupled_input_forget=True` removes the input gate (i_t = 1 - f_t)"
+        elif not present[gate]:
+            removed = f"`{gate}_gate=False` removes the {gate} gate ({GATES[gate]} = 1)"
+        else:
+            continue
+        raise ValueError(
+            f"Received contradictory arguments: {removed}, so `{gate}_gate_activation` must be "
+            f"None, got {activation!r}."
+        )
+
+
 @keras.saving.register_keras_serializable(package="custom_layers")
 class SwappableLSTMCell(CellMixin, keras.layers.LSTMCell):
     """An LSTM cell (Hochreiter & Schmidhuber 1997) with per-gate activations and variants.
 
-    Equations, with `z = x_t W + h_{t-1} U + b` split into the four gate pre-activations:
+    Equations, with `z = x_t W + h_{t-1} U + b` split into the pre-activations of the blocks
+    present (i, f, c, o by default; `blocks`):
 
-        i_t = input_gate_activation(z_i [+ p_i * c_{t-1}])
-        f_t = forget_gate_activation(z_f [+ p_f * c_{t-1}])
+        i_t = input_gate_activation(z_i [+ p_i * c_{t-1}])    1 if `input_gate=False`
+        f_t = forget_gate_activation(z_f [+ p_f * c_{t-1}])   1 if `forget_gate=False`
         c_t = f_t * c_{t-1} + i_t * candidate_activation(z_c)
-        o_t = output_gate_activation(z_o [+ p_o * c_t])
+        o_t = output_gate_activation(z_o [+ p_o * c_t])       1 if `output_gate=False`
         h_t = o_t * cell_activation(c_t)
+
+    The variants of Greff et al. (2017, "LSTM: A Search Space Odyssey", IEEE TNNLS 28(10)) are
+    settings of this cell (their "vanilla" LSTM is `peephole=True`):
+
+        NIG   no input gate             input_gate=False
+        NFG   no forget gate            forget_gate=False
+        NOG   no output gate            output_gate=False
+        NIAF  no input activation       candidate_activation="linear"
+        NOAF  no output activation      cell_activation="linear"
+        NP    no peepholes              peephole=False (the default)
+        CIFG  coupled input and forget  coupled_input_forget=True
+
+    (Their FGR, full gate recurrence, is not offered.)
 
     Args:
         units: positive int, dimensionality of the output space.
@@ -57,6 +125,14 @@ class SwappableLSTMCell(CellMixin, keras.layers.LSTMCell):
             as `"orthogonal"` cannot fill a vector).
         coupled_input_forget: CIFG (Greff et al. 2017, "LSTM: A Search Space Odyssey"): no input
             gate, i_t = 1 - f_t. The gate weights are then `3*units` wide, in the order f, c, o.
+            Cannot be combined with `input_gate=False` (CIFG already has no input gate of its
+            own) nor with `forget_gate=False` (i_t would be 0).
+        input_gate, forget_gate, output_gate: bools, default True. False removes that gate as
+            Greff et al. (2017) do in NIG / NFG / NOG: the gate is the constant 1, and its block
+            of `kernel`, `recurrent_kernel`, `bias` and of the layer-norm gains, and its peephole
+            weight, are not created (fewer parameters, less compute); the other blocks keep the
+            order i, f, c, o. The removed gate's `*_gate_activation` must then be None. Without a
+            forget gate, `unit_forget_bias` has no block to set and does nothing.
         layer_norm: layer normalization (Ba et al. 2016): the input and recurrent pre-activations
             are normalized separately (gains `input_norm_gamma`, `recurrent_norm_gamma`), and
             c_t is normalized (gain and shift `cell_norm_gamma`, `cell_norm_beta`) before
@@ -77,6 +153,16 @@ class SwappableLSTMCell(CellMixin, keras.layers.LSTMCell):
     >>> layer = keras.layers.RNN(SwappableLSTMCell(8, candidate_activation="relu"))
     >>> tuple(layer(np.zeros((2, 5, 3), "float32")).shape)
     (2, 8)
+
+    Greff et al.'s NFG with peepholes: the blocks i, c, o, and no forget peephole.
+
+    >>> cell = SwappableLSTMCell(8, forget_gate=False, peephole=True)
+    >>> _ = keras.layers.RNN(cell)(np.zeros((2, 5, 3), "float32"))
+    >>> cell.blocks
+    ('input', 'candidate', 'output')
+    >>> [(w.name, tuple(w.shape)) for w in cell.weights]  # doctest: +NORMALIZE_WHITESPACE
+    [('kernel', (3, 24)), ('recurrent_kernel', (8, 24)), ('bias', (24,)),
+     ('input_peephole', (8,)), ('output_peephole', (8,))]
     """
 
     def __init__(
@@ -92,6 +178,9 @@ class SwappableLSTMCell(CellMixin, keras.layers.LSTMCell):
         cell_activation=None,
         peephole=False,
         coupled_input_forget=False,
+        input_gate=True,
+        forget_gate=True,
+        output_gate=True,
         layer_norm=False,
         peephole_initializer="glorot_uniform",
         dropout=0.0,
@@ -99,12 +188,16 @@ class SwappableLSTMCell(CellMixin, keras.layers.LSTMCell):
         **kwargs,
     ):
         check_arguments(units, dropout, recurrent_dropout)
-        if coupled_input_forget and input_gate_activation is not None:
-            raise ValueError(
-                "Received contradictory arguments: `coupled_input_forget=True` removes the input "
-                "gate (i_t = 1 - f_t), so `input_gate_activation` must be None, got "
-                f"{input_gate_activation!r}."
-            )
+        present = {"input": input_gate, "forget": forget_gate, "output": output_gate}
+        _check_gates(
+            present,
+            coupled_input_forget,
+            {
+                "input": input_gate_activation,
+                "forget": forget_gate_activation,
+                "output": output_gate_activation,
+            },
+        )
         kwargs.pop("implementation", None)  # one fused implementation only
         super().__init__(
             units,
@@ -128,12 +221,28 @@ class SwappableLSTMCell(CellMixin, keras.layers.LSTMCell):
         self.peephole = bool(peephole)
         self.peephole_initializer = keras.initializers.get(peephole_initializer)
         self.coupled_input_forget = bool(coupled_input_forget)
+        self.input_gate = bool(input_gate)
+        self.forget_gate = bool(forget_gate)
+        self.output_gate = bool(output_gate)
         self.layer_norm = bool(layer_norm)
 
     @property
+    def blocks(self):
+        """The `units`-wide blocks of the gate weights, in order: `("input", "forget",
+        "candidate", "output")`, less the input block under CIFG and each gate removed."""
+        present = {
+            "input": self.input_gate and not self.coupled_input_forget,
+            "forget": self.forget_gate,
+            "candidate": True,
+            "output": self.output_gate,
+        }
+        return tuple(block for block in BLOCKS if present[block])
+
+    @property
     def num_gates(self):
-        """How many `units`-wide blocks the fused kernel has: 4 (i, f, c, o) or 3 (CIFG)."""
-        return 3 if self.coupled_input_forget else 4
+        """How many `units`-wide blocks the fused kernel has: 4 (i, f, c, o), 3 (CIFG, NIG, NFG,
+        NOG), down to 1 (the candidate alone)."""
+        return len(self.blocks)
 
     def build(self, input_shape):
         keras.layers.Layer.build(self, input_shape)
@@ -162,15 +271,7 @@ class SwappableLSTMCell(CellMixin, keras.layers.LSTMCell):
                 constraint=self.bias_constraint,
             )
         if self.peephole:
-            for gate in (
-                ("forget", "output")
-                if self.coupled_input_forget
-                else (
-                    "input",
-                    "forget",
-                    "output",
-                )
-            ):
+            for gate in (block for block in self.blocks if block in GATES):
                 setattr(
                     self,
                     f"{gate}_peephole",
@@ -196,9 +297,9 @@ class SwappableLSTMCell(CellMixin, keras.layers.LSTMCell):
 
     def _bias_initializer(self):
         """The bias initializer, with the forget block set to ones under `unit_forget_bias`."""
-        if not self.unit_forget_bias:
+        if not self.unit_forget_bias or "forget" not in self.blocks:
             return self.bias_initializer
-        forget_block = 0 if self.coupled_input_forget else 1
+        forget_block = self.blocks.index("forget")
 
         def initializer(_, *args, **kwargs):
             blocks = [
@@ -240,25 +341,33 @@ class SwappableLSTMCell(CellMixin, keras.layers.LSTMCell):
                 # adding it to x_t W keeps it off the path from h_{t-1} to h_t.
                 z_x = ops.add(z_x, self.bias)
             z = ops.add(z_x, z_h)
-        if self.coupled_input_forget:
-            z_f, z_c, z_o = ops.split(z, 3, axis=-1)
-        else:
-            z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)
-        if self.peephole:
-            z_f = z_f + self.forget_peephole * c_tm1
-        f = self.forget_gate_activation(z_f)
+        blocks = self.blocks
+        z_blocks = ops.split(z, len(blocks), axis=-1) if len(blocks) > 1 else [z]
+        z = dict(zip(blocks, z_blocks, strict=True))  # the pre-activation of each block
+        # A removed gate is the constant 1: its product is skipped (x * 1 is x exactly).
+        f = None
+        if self.forget_gate:
+            z_f = z["forget"]
+            if self.peephole:
+                z_f = z_f + self.forget_peephole * c_tm1
+            f = self.forget_gate_activation(z_f)
+        i = None
         if self.coupled_input_forget:
             i = 1.0 - f
-        else:
+        elif self.input_gate:
+            z_i = z["input"]
             if self.peephole:
                 z_i = z_i + self.input_peephole * c_tm1
             i = self.input_gate_activation(z_i)
-        c = f * c_tm1 + i * self.candidate_activation(z_c)
-        if self.peephole:
-            z_o = z_o + self.output_peephole * c
-        o = self.output_gate_activation(z_o)
+        g = self.candidate_activation(z["candidate"])
+        c = (c_tm1 if f is None else f * c_tm1) + (g if i is None else i * g)
         c_out = _layer_norm(c, self.cell_norm_gamma, self.cell_norm_beta) if self.layer_norm else c
-        h = o * self.cell_activation(c_out)
+        h = self.cell_activation(c_out)
+        if self.output_gate:
+            z_o = z["output"]
+            if self.peephole:
+                z_o = z_o + self.output_peephole * c
+            h = self.output_gate_activation(z_o) * h
         return h, [h, c]
 
     def get_config(self):
@@ -266,6 +375,9 @@ class SwappableLSTMCell(CellMixin, keras.layers.LSTMCell):
         config.update(
             peephole=self.peephole,
             coupled_input_forget=self.coupled_input_forget,
+            input_gate=self.input_gate,
+            forget_gate=self.forget_gate,
+            output_gate=self.output_gate,
             layer_norm=self.layer_norm,
             peephole_initializer=keras.initializers.serialize(self.peephole_initializer),
         )
