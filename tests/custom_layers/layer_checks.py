@@ -73,6 +73,8 @@ LSTM_PARTS = {
     "cell": "cell_activation",
 }
 LSTM_GATES = ("input", "forget", "output")
+# What the references can compute: the swept activations, and linear (Greff et al.'s NIAF, NOAF).
+REFERENCE_ACTIVATIONS = {**NP_ACTIVATIONS, "linear": lambda x: x}
 GRU_PARTS = {
     "update": "update_gate_activation",
     "reset": "reset_gate_activation",
@@ -90,7 +92,20 @@ def _np_layer_norm(x, gamma, beta=0.0):
     return (x - mean) / np.sqrt(variance + LAYER_NORM_EPSILON) * gamma + beta
 
 
-def reference_lstm(x, w, h0, c0, *, acts, peephole=False, cifg=False, layer_norm=False):
+def reference_lstm(
+    x,
+    w,
+    h0,
+    c0,
+    *,
+    acts,
+    peephole=False,
+    cifg=False,
+    layer_norm=False,
+    input_gate=True,
+    forget_gate=True,
+    output_gate=True,
+):
     """Runs the LSTM of the `SwappableLSTMCell` docstring over `x (batch, time, features)`.
 
     Args:
@@ -98,12 +113,22 @@ def reference_lstm(x, w, h0, c0, *, acts, peephole=False, cifg=False, layer_norm
         w: weights by name (`kernel`, `recurrent_kernel`, optional `bias`, peepholes, norms).
         h0, c0: initial states `(batch, units)`.
         acts: NumPy activation names for `input`, `forget`, `output`, `candidate`, `cell`.
+        input_gate, forget_gate, output_gate: False: that gate is the constant 1 and has no block
+            in the weights nor peephole (Greff et al. 2017's NIG, NFG, NOG).
 
     Returns:
         `(hs (batch, time, units), h_T, c_T)`.
     """
-    f_in, f_f, f_o = (NP_ACTIVATIONS[acts[k]] for k in ("input", "forget", "output"))
-    f_g, f_c = NP_ACTIVATIONS[acts["candidate"]], NP_ACTIVATIONS[acts["cell"]]
+    f_in, f_f, f_o = (REFERENCE_ACTIVATIONS[acts[k]] for k in ("input", "forget", "output"))
+    f_g, f_c = REFERENCE_ACTIVATIONS[acts["candidate"]], REFERENCE_ACTIVATIONS[acts["cell"]]
+    # The blocks of the gate weights, in Keras's order, less the gates the cell does not have.
+    present = {
+        "i": input_gate and not cifg,
+        "f": forget_gate,
+        "g": True,
+        "o": output_gate,
+    }
+    blocks = [block for block in "ifgo" if present[block]]
     h, c = h0, c0
     hs = []
     for t in range(x.shape[1]):
@@ -113,23 +138,23 @@ def reference_lstm(x, w, h0, c0, *, acts, peephole=False, cifg=False, layer_norm
             z_x = _np_layer_norm(z_x, w["input_norm_gamma"])
             z_h = _np_layer_norm(z_h, w["recurrent_norm_gamma"])
         z = z_x + z_h + w.get("bias", 0.0)
-        if cifg:
-            z_f, z_g, z_o = np.split(z, 3, axis=-1)
-        else:
-            z_i, z_f, z_g, z_o = np.split(z, 4, axis=-1)
-        if peephole:
-            z_f = z_f + w["forget_peephole"] * c
-        f = f_f(z_f)
+        z = dict(zip(blocks, np.split(z, len(blocks), axis=-1), strict=True))
+        f = 1.0
+        if forget_gate:
+            z_f = z["f"] + w["forget_peephole"] * c if peephole else z["f"]
+            f = f_f(z_f)
         if cifg:
             i = 1.0 - f
-        else:
-            if peephole:
-                z_i = z_i + w["input_peephole"] * c
+        elif input_gate:
+            z_i = z["i"] + w["input_peephole"] * c if peephole else z["i"]
             i = f_in(z_i)
-        c = f * c + i * f_g(z_g)
-        if peephole:
-            z_o = z_o + w["output_peephole"] * c
-        o = f_o(z_o)
+        else:
+            i = 1.0
+        c = f * c + i * f_g(z["g"])
+        o = 1.0
+        if output_gate:
+            z_o = z["o"] + w["output_peephole"] * c if peephole else z["o"]
+            o = f_o(z_o)
         c_out = _np_layer_norm(c, w["cell_norm_gamma"], w["cell_norm_beta"]) if layer_norm else c
         h = o * f_c(c_out)
         hs.append(h)
@@ -212,6 +237,9 @@ def reference_for(family, kwargs):
             peephole=kwargs.get("peephole", False),
             cifg=kwargs.get("coupled_input_forget", False),
             layer_norm=kwargs.get("layer_norm", False),
+            input_gate=kwargs.get("input_gate", True),
+            forget_gate=kwargs.get("forget_gate", True),
+            output_gate=kwargs.get("output_gate", True),
         )
     if family == "gru":
         return functools.partial(
@@ -481,6 +509,44 @@ def assert_keras_file_round_trip(layer, x, path):
     loaded = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_allclose(loaded.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
     return loaded
+
+
+_LOAD_SCRIPT = """
+import json, sys
+import numpy as np
+import keras
+import custom_layers  # registers the layers; nothing else is imported from the tests
+path, inputs, predictions, config = sys.argv[1:]
+model = keras.saving.load_model(path, safe_mode=True)
+np.save(predictions, model.predict_on_batch(np.load(inputs)))
+with open(config, "w") as file:
+    json.dump(model.get_config(), file)
+print("loaded", keras.backend.backend())
+"""
+
+
+def predictions_in_fresh_process(model, x, work):
+    """Saves `model` to a `.keras` file in `work` and loads it in a new interpreter (which imports
+    `custom_layers` only) with `safe_mode=True`.
+
+    Returns:
+        `(predictions, config)`: the loaded model's predictions on `x` and its config (as JSON
+        gives it back), in that process.
+    """
+    path = work / "model.keras"
+    model.save(path)
+    np.save(work / "inputs.npy", x)
+    paths = [path, work / "inputs.npy", work / "predictions.npy", work / "config.json"]
+    result = subprocess.run(
+        [sys.executable, "-c", _LOAD_SCRIPT, *map(str, paths)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "loaded" in result.stdout
+    return np.load(work / "predictions.npy"), json.loads((work / "config.json").read_text())
 
 
 # ----------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Three kinds of evidence that the cell computes what its docstring says:
 - parity with `keras.layers.LSTM` when built with defaults (same weights, same outputs);
 - an independent NumPy LSTM (`layer_checks.reference_lstm`), from the docstring's equations, for
-  every activation override and every variant (peephole, CIFG, layer norm) and their combinations;
+  every activation override and every variant (peephole, CIFG, layer norm, Greff et al. 2017's
+  NIG / NFG / NOG / NIAF / NOAF) and their combinations;
 - gradients against central finite differences in float64.
 
 Shared checks (shapes, arguments, saving, dropout, JAX): `test_contract.py`.
@@ -18,6 +19,7 @@ from layer_checks import (
     FEATURES,
     LSTM_PARTS,
     NP_ACTIVATIONS,
+    STEPS,
     UNITS,
     assert_gradients_match_finite_differences,
     assert_matches_reference,
@@ -26,8 +28,10 @@ from layer_checks import (
     data,
     functional_model,
     padded_data,
+    predictions_in_fresh_process,
     random_state,
     random_weights,
+    randomize,
     reference_for,
     requires_tensorflow,
     set_named_weights,
@@ -176,6 +180,151 @@ def test_cifg_part_activation_matches_reference(part, activation):
 
 
 # ----------------------------------------------------------------------------------------------
+# Greff et al. (2017) ablations: NIG, NFG, NOG (a gate removed: the constant 1, and no weights),
+# NIAF, NOAF (a linear candidate / cell activation).
+# ----------------------------------------------------------------------------------------------
+
+NO_GATES = dict(input_gate=False, forget_gate=False, output_gate=False)
+
+ABLATIONS = {
+    "nig": dict(input_gate=False),
+    "nfg": dict(forget_gate=False),
+    "nog": dict(output_gate=False),
+    "niaf": dict(candidate_activation="linear"),
+    "noaf": dict(cell_activation="linear"),
+    "nig_peephole_layer_norm": dict(input_gate=False, peephole=True, layer_norm=True),
+    "nfg_peephole": dict(forget_gate=False, peephole=True),
+    "nog_peephole": dict(output_gate=False, peephole=True),
+    "nog_cifg_peephole": dict(output_gate=False, coupled_input_forget=True, peephole=True),
+    "nfg_nog_layer_norm_relu": dict(
+        forget_gate=False, output_gate=False, layer_norm=True, input_gate_activation="relu"
+    ),
+    "no_gates": NO_GATES,
+}
+
+
+@pytest.mark.parametrize("kwargs", list(ABLATIONS.values()), ids=list(ABLATIONS))
+def test_ablations_match_reference(kwargs):
+    _check_against_reference(kwargs, seed=10)
+
+
+# name: (arguments, the blocks of the gate weights, the gates with a peephole)
+LAYOUTS = {
+    "nig": (dict(input_gate=False), ("forget", "candidate", "output"), ("forget", "output")),
+    "nfg": (dict(forget_gate=False), ("input", "candidate", "output"), ("input", "output")),
+    "nog": (dict(output_gate=False), ("input", "forget", "candidate"), ("input", "forget")),
+    "nog_cifg": (
+        dict(output_gate=False, coupled_input_forget=True),
+        ("forget", "candidate"),
+        ("forget",),
+    ),
+    "no_gates": (NO_GATES, ("candidate",), ()),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_removed_gates_have_no_weights(name):
+    kwargs, blocks, peepholes = LAYOUTS[name]
+    x = data(np.random.default_rng(11))
+    layer = SwappableLSTM(UNITS, peephole=True, layer_norm=True, **kwargs)
+    standard = SwappableLSTM(UNITS, peephole=True, layer_norm=True)
+    layer(x)
+    standard(x)
+    width = len(blocks) * UNITS
+    assert layer.cell.blocks == blocks
+    assert [(v.name, tuple(v.shape)) for v in layer.weights] == [
+        ("kernel", (FEATURES, width)),
+        ("recurrent_kernel", (UNITS, width)),
+        ("bias", (width,)),
+        *[(f"{gate}_peephole", (UNITS,)) for gate in peepholes],
+        ("input_norm_gamma", (width,)),
+        ("recurrent_norm_gamma", (width,)),
+        ("cell_norm_gamma", (UNITS,)),
+        ("cell_norm_beta", (UNITS,)),
+    ]
+    # Each removed block: its kernel, recurrent kernel, bias and two norm gains; and peepholes.
+    removed = (4 - len(blocks)) * UNITS * (FEATURES + UNITS + 3) + (3 - len(peepholes)) * UNITS
+    assert layer.count_params() == standard.count_params() - removed < standard.count_params()
+
+
+@pytest.mark.parametrize(
+    "kwargs, forget",
+    [(dict(input_gate=False), 0), (dict(output_gate=False), 1), (dict(forget_gate=False), None)],
+    ids=["nig", "nog", "nfg"],
+)
+def test_unit_forget_bias_with_removed_gates(kwargs, forget):
+    """The forget block, where it is, starts at ones; without a forget gate, nothing does."""
+    layer = SwappableLSTM(UNITS, **kwargs)
+    layer(data(np.random.default_rng(12)))
+    for index, block in enumerate(np.split(np.asarray(layer.cell.bias), 3)):
+        np.testing.assert_array_equal(block, 1.0 if index == forget else 0.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        (
+            dict(coupled_input_forget=True, forget_gate=False),
+            r"`coupled_input_forget=True` sets i_t = 1 - f_t, which is 0 with `forget_gate=False`",
+        ),
+        (
+            dict(coupled_input_forget=True, input_gate=False),
+            r"`coupled_input_forget=True` already removes the input gate \(i_t = 1 - f_t\), and "
+            r"`input_gate=False` would set i_t = 1 instead",
+        ),
+        (
+            dict(input_gate=False, input_gate_activation="relu"),
+            r"`input_gate=False` removes the input gate \(i_t = 1\), so `input_gate_activation` "
+            r"must be None, got 'relu'",
+        ),
+        (
+            dict(forget_gate=False, forget_gate_activation="hard_sigmoid"),
+            r"`forget_gate=False` removes the forget gate \(f_t = 1\), so "
+            r"`forget_gate_activation` must be None, got 'hard_sigmoid'",
+        ),
+        (
+            dict(output_gate=False, output_gate_activation="tanh"),
+            r"`output_gate=False` removes the output gate \(o_t = 1\), so "
+            r"`output_gate_activation` must be None, got 'tanh'",
+        ),
+        (
+            dict(forget_gate="sigmoid"),
+            r"argument `forget_gate`, expected a bool, got 'sigmoid'",
+        ),
+    ],
+    ids=["cifg_nfg", "cifg_nig", "nig_activation", "nfg_activation", "nog_activation", "not_bool"],
+)
+def test_removed_gate_contradictions(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        SwappableLSTMCell(UNITS, **kwargs)
+
+
+def test_ablations_load_in_fresh_process(tmp_path):
+    """One model holding every ablation, saved and loaded with `safe_mode=True` elsewhere."""
+    saved = [
+        dict(input_gate=False, peephole=True),
+        dict(forget_gate=False, layer_norm=True),
+        dict(output_gate=False, coupled_input_forget=True, peephole=True),
+        dict(candidate_activation="linear"),
+        dict(cell_activation="linear"),
+        NO_GATES,
+    ]
+    layers = [SwappableLSTM(3, return_sequences=True, **kwargs) for kwargs in saved]
+    model = keras.Sequential([keras.Input((STEPS, FEATURES)), *layers, keras.layers.Dense(1)])
+    rng = np.random.default_rng(13)
+    randomize(model, rng, scale=0.4)
+    x = data(rng)
+    predictions, config = predictions_in_fresh_process(model, x, tmp_path)
+    np.testing.assert_allclose(predictions, model.predict_on_batch(x), rtol=1e-6, atol=1e-6)
+    loaded = [
+        layer["config"] for layer in config["layers"] if layer["class_name"] == "SwappableLSTM"
+    ]
+    for kwargs, layer_config in zip(saved, loaded, strict=True):
+        expected = {"input_gate": True, "forget_gate": True, "output_gate": True, **kwargs}
+        assert {key: layer_config[key] for key in expected} == expected
+
+
+# ----------------------------------------------------------------------------------------------
 # unit_forget_bias.
 # ----------------------------------------------------------------------------------------------
 
@@ -231,6 +380,10 @@ GRADIENT_CONFIGS = {
         forget_gate_activation="hard_sigmoid", peephole=True, layer_norm=True
     ),
     "cifg_peephole_layer_norm": dict(coupled_input_forget=True, peephole=True, layer_norm=True),
+    # Greff et al. (2017): no input gate, no forget gate, no output gate.
+    "nig": dict(input_gate=False),
+    "nfg_peephole": dict(forget_gate=False, peephole=True),
+    "nog_layer_norm": dict(output_gate=False, layer_norm=True),
 }
 
 
