@@ -90,6 +90,13 @@ FAMILIES = {
         1,
     ),
     "indrnn": Family("custom_layers.indrnn", custom_layers.IndRNN, custom_layers.IndRNNCell, 1),
+    "mut": Family(
+        "custom_layers.mut",
+        custom_layers.SwappableMUT,
+        custom_layers.SwappableMUTCell,
+        1,
+        tuple(GRU_PARTS.values()),  # the same part arguments as the GRU's
+    ),
 }
 
 F, U = FEATURES, UNITS
@@ -159,6 +166,32 @@ CASES = {
         dict(activation="tanh", recurrent_max_abs=0.8),
         [("kernel", (F, U)), ("recurrent_kernel", (U,)), ("bias", (U,))],
     ),
+    # F != U: MUT1 and MUT2 project x_t for their raw-input terms.
+    "mut1": (
+        "mut",
+        dict(variant="mut1", candidate_activation="relu", update_gate_activation="hard_sigmoid"),
+        [
+            ("kernel", (F, 2 * U)),
+            ("recurrent_kernel", (U, 2 * U)),
+            ("bias", (3 * U,)),
+            ("input_projection", (F, U)),
+        ],
+    ),
+    "mut2": (
+        "mut",
+        dict(variant="mut2", reset_gate_activation="hard_sigmoid"),
+        [
+            ("kernel", (F, 2 * U)),
+            ("recurrent_kernel", (U, 3 * U)),
+            ("bias", (3 * U,)),
+            ("input_projection", (F, U)),
+        ],
+    ),
+    "mut3_no_bias": (
+        "mut",
+        dict(variant="mut3", activation="relu", use_bias=False),
+        [("kernel", (F, 3 * U)), ("recurrent_kernel", (U, 3 * U))],
+    ),
 }
 
 
@@ -224,13 +257,14 @@ def test_weights(case):
 
 
 def test_regularizers_add_losses(case):
-    family, kwargs, _ = case
+    family, kwargs, weights = case
     regularizers = dict(kernel_regularizer="l2", recurrent_regularizer="l2", bias_regularizer="l1")
     layer = family.layer(
         UNITS, **{**kwargs, **regularizers, "use_bias": True}, bias_initializer="ones"
     )
     layer(data(np.random.default_rng(2)))
-    assert len(layer.losses) == 3
+    # The MUT's input projection is regularized as the kernel.
+    assert len(layer.losses) == 3 + sum(name == "input_projection" for name, _ in weights)
     assert all(float(loss) > 0.0 for loss in layer.losses)
 
 
@@ -383,6 +417,17 @@ ROUND_TRIPS = {
     ),
     "simple_rnn": ("simple_rnn", dict(activation="relu")),
     "indrnn": ("indrnn", dict(activation="contract>lecun_tanh", recurrent_max_abs=0.9)),
+    "mut": (
+        "mut",
+        dict(
+            variant="mut3",
+            activation="relu",
+            recurrent_activation="hard_sigmoid",
+            update_gate_activation="tanh",
+            reset_gate_activation="sigmoid",
+            candidate_activation="contract>lecun_tanh",
+        ),
+    ),
 }
 
 
