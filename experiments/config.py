@@ -144,7 +144,7 @@ class RunSpec:
         that compute the same thing have one run id:
 
         - `clip_threshold` when `clip` is "none";
-        - `forget_bias` of a cell that is not LSTM-family (no forget gate);
+        - `forget_bias` of a cell without an LSTM forget gate (not LSTM-family, or NFG);
         - `momentum` of an optimizer other than "sgd";
         - `gate_init` of sigmoid gates (matching a sigmoid changes nothing) or a gate-less cell;
         - `recurrent_initializer` "uniform" of an indrnn, the cell's own default: the default.
@@ -152,7 +152,7 @@ class RunSpec:
         reset = []
         if self.clip == "none":
             reset.append("clip_threshold")
-        if self.cell not in LSTM_CELLS:
+        if self.cell not in LSTM_CELLS or self.cell == "nfg":
             reset.append("forget_bias")
         if self.optimizer != "sgd":
             reset.append("momentum")

@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import keras
 
-from custom_layers import IndRNN, SwappableGRU, SwappableLSTM, SwappableSimpleRNN
+from custom_layers import IndRNN, SwappableGRU, SwappableLSTM, SwappableMUT, SwappableSimpleRNN
 from experiments import seed_axis
 from experiments.config import RunSpec, matched_gate_bias
 from experiments.tasks import Task
-from experiments.vocabulary import GATED_CELLS, LSTM_CELLS, OPTIMIZERS, SMALL_NORMAL
+from experiments.vocabulary import (
+    GATED_CELLS,
+    LSTM_ABLATIONS,
+    LSTM_CELLS,
+    MUT_CELLS,
+    OPTIMIZERS,
+    SMALL_NORMAL,
+)
 
 _OPTIMIZER_CLASSES = {
     "adam": keras.optimizers.Adam,
@@ -70,6 +77,16 @@ def recurrent_layer(
             recurrent_initializer=spec.recurrent_initializer,
             peephole=spec.cell == "peephole",
             coupled_input_forget=spec.cell == "cifg",
+            **{gate: spec.cell != cell for cell, gate in LSTM_ABLATIONS.items()},
+            **common,
+        )
+    if spec.cell in MUT_CELLS:
+        return _seeded(SwappableMUT, seeds)(
+            spec.units,
+            variant=spec.cell,
+            activation=spec.candidate,
+            recurrent_activation=spec.gates,
+            recurrent_initializer=spec.recurrent_initializer,
             **common,
         )
     if spec.cell == "gru":
@@ -129,11 +146,11 @@ def build_model(spec: RunSpec, task: Task, seeds: int | None = None) -> keras.Mo
 def matched_gate_biases(spec: RunSpec) -> dict[str, float]:
     """`gate_init = "matched"`: each gate's initial bias b' = g^-1(sigmoid(b)), with b what a
     sigmoid gate gets (0; the LSTM forget gate `forget_bias`) and g the gate activation.
-    Keys: "i", "f", "o" (LSTM family), "z", "r" (GRU)."""
+    Keys: "i", "f", "o" (LSTM family), "z", "r" (GRU, MUT1-3)."""
     zero = matched_gate_bias(spec.gates, 0.0)
     if spec.cell in LSTM_CELLS:
         return {"i": zero, "f": matched_gate_bias(spec.gates, spec.forget_bias), "o": zero}
-    if spec.cell == "gru":
+    if spec.cell == "gru" or spec.cell in MUT_CELLS:
         return {"z": zero, "r": zero}
     raise ValueError(f"cell {spec.cell!r} has no gates")
 
@@ -141,18 +158,20 @@ def matched_gate_biases(spec: RunSpec) -> dict[str, float]:
 def match_gate_biases(model: keras.Model, spec: RunSpec) -> None:
     """Sets the gate biases of every recurrent layer of a built model to `matched_gate_biases`.
 
-    Bias layouts (blocks of `units`): LSTM [i, f, c, o], CIFG [f, c, o], GRU [z, r, h]; a GRU with
+    Bias layouts (blocks of `units`): LSTM [i, f, c, o] less a removed gate's block (CIFG and NIG
+    [f, c, o], NFG [i, c, o], NOG [i, f, c]), GRU and MUT1-3 [z, r, h]; a GRU with
     `reset_after` has a `(2, 3*units)` bias, input row then recurrent row, whose sum is the gate's
     pre-activation: b' goes in the input row, 0 in the recurrent row. The candidate's block (c, h)
     keeps its value.
     """
     values = matched_gate_biases(spec)
-    if spec.cell == "cifg":
-        blocks = ("f", "c", "o")
-    elif spec.cell in LSTM_CELLS:
-        blocks = ("i", "f", "c", "o")
-    else:
+    if spec.cell in LSTM_CELLS:
+        removed = {"cifg": "i", **{cell: gate[0] for cell, gate in LSTM_ABLATIONS.items()}}
+        blocks = tuple(b for b in "ifco" if b != removed.get(spec.cell))
+    elif spec.cell == "gru" or spec.cell in MUT_CELLS:
         blocks = ("z", "r", "h")
+    else:
+        raise ValueError(f"gate_init 'matched' does not support cell {spec.cell!r}")
     n = spec.units
     for depth in range(1, spec.depth + 1):
         bias_variable = model.get_layer(f"rnn_{depth}").cell.bias

@@ -55,6 +55,12 @@ CELL_LINESTYLES = {
     "indrnn": "-.",
     "peephole": (0, (5, 1)),
     "cifg": (0, (3, 1, 1, 1, 1, 1)),
+    "nig": (0, (8, 2)),
+    "nfg": (0, (1, 2)),
+    "nog": (0, (8, 2, 1, 2)),
+    "mut1": (0, (4, 2, 4, 2, 1, 2)),
+    "mut2": (0, (2, 1)),
+    "mut3": (0, (6, 1, 1, 1)),
 }
 REFERENCE = "#555555"  # baselines, thresholds
 MISSING = "#DDDDDD"  # heat-map cells with no runs

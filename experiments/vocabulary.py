@@ -16,13 +16,24 @@ CELL_BLOCKS = {
     "lstm": 4,
     "peephole": 4,  # LSTM with peephole connections (Gers & Schmidhuber 2000)
     "cifg": 3,  # LSTM with coupled input and forget gates, i = 1 - f (Greff et al. 2017)
+    # Greff et al. 2017's gate ablations: no input (i = 1), forget (f = 1) or output gate (o = 1),
+    # the gate's weights dropped (NIAF / NOAF, their activation ablations, are schemes below)
+    "nig": 3,
+    "nfg": 3,
+    "nog": 3,
     "gru": 3,
+    # Jozefowicz et al. 2015's evolved cells (gates z, r and a candidate, as a GRU)
+    "mut1": 3,
+    "mut2": 3,
+    "mut3": 3,
     "simple_rnn": 1,  # Elman RNN; with ReLU and `recurrent_initializer = "identity"`: IRNN
     "indrnn": 1,  # Li et al. 2018
 }
 CELLS = tuple(CELL_BLOCKS)
-LSTM_CELLS = ("lstm", "peephole", "cifg")  # the cells built by `SwappableLSTM`
-GATED_CELLS = (*LSTM_CELLS, "gru")  # the cells a scheme's `gates` applies to
+LSTM_CELLS = ("lstm", "peephole", "cifg", "nig", "nfg", "nog")  # built by `SwappableLSTM`
+LSTM_ABLATIONS = {"nig": "input_gate", "nfg": "forget_gate", "nog": "output_gate"}  # gate removed
+MUT_CELLS = ("mut1", "mut2", "mut3")  # built by `SwappableMUT(variant=cell)`
+GATED_CELLS = (*LSTM_CELLS, "gru", *MUT_CELLS)  # the cells a scheme's `gates` applies to
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")  # Keras optimizers of the same (capitalised) name
 # `gate_init`: "keras", the cell's own gate biases; "matched", biases that start every gate at the
@@ -50,6 +61,9 @@ BUILTIN_SCHEMES = {
     # naturally with ("a ReLU simple RNN", IRNN): its only activation is the candidate's.
     "relu": {"gates": "sigmoid", "candidate": "relu", "output": "relu"},
     "all_relu": {"gates": "relu", "candidate": "relu", "output": "relu"},
+    # Greff et al. 2017's NIAF (no input activation) and NOAF (no output activation, h = o * c)
+    "linear_candidate": {"gates": "sigmoid", "candidate": "linear", "output": "tanh"},
+    "linear_output": {"gates": "sigmoid", "candidate": "tanh", "output": "linear"},
 }
 SCHEMES = tuple(BUILTIN_SCHEMES)
 

@@ -25,6 +25,7 @@ from experiments.vocabulary import (
     CLIP_MODES,
     GATED_CELLS,
     LSTM_CELLS,
+    MUT_CELLS,
     OPTIMIZERS,
 )
 
@@ -53,6 +54,7 @@ NP_ACTIVATIONS = {
     "relu": lambda x: np.maximum(x, 0.0),
     "hard_sigmoid": lambda x: np.clip(x + 3.0, 0.0, 6.0) / 6.0,  # Keras 3: relu6(x + 3) / 6
     "softsign": lambda x: x / (1.0 + np.abs(x)),
+    "linear": lambda x: x,
 }
 
 
@@ -100,7 +102,7 @@ def test_each_scheme_part_is_the_activation_of_its_cell_part(cell, scheme):
             "candidate_activation": candidate,
             "cell_activation": output,
         }
-    elif cell == "gru":
+    elif cell == "gru" or cell in MUT_CELLS:
         actual = {
             "update_gate_activation": layer_cell.update_gate_activation,
             "reset_gate_activation": layer_cell.reset_gate_activation,
@@ -120,22 +122,28 @@ def one_step_output(cell: str, gates, candidate, output, a: float) -> float:
     """h_1 of `cell` from a zero state when every pre-activation is `a` (closed form).
 
     With h_0 = c_0 = 0 and zero recurrent weights, biases and peepholes, the recurrent terms
-    vanish: an LSTM gives c_1 = i * candidate(a) and h_1 = o * output(c_1), a GRU h_1 =
-    (1 - z) * candidate(a), a simple RNN or IndRNN h_1 = candidate(a).
+    vanish: an LSTM gives c_1 = i * candidate(a) and h_1 = o * output(c_1) (a removed gate is 1;
+    the forget gate does not act on c_0 = 0), a GRU h_1 = (1 - z) * candidate(a), a MUT cell
+    h_1 = z * candidate(a) (MUT1: candidate(tanh(a)), its input term tanh(x_t P)), a simple RNN
+    or IndRNN h_1 = candidate(a).
     """
     if cell == "gru":
         return (1.0 - gates(a)) * candidate(a)
+    if cell in MUT_CELLS:
+        return gates(a) * candidate(np.tanh(a) if cell == "mut1" else a)
     if cell in ("simple_rnn", "indrnn"):
         return candidate(a)
-    i = 1.0 - gates(a) if cell == "cifg" else gates(a)
-    return gates(a) * output(i * candidate(a))
+    i = {"cifg": 1.0 - gates(a), "nig": 1.0}.get(cell, gates(a))
+    o = 1.0 if cell == "nog" else gates(a)
+    return o * output(i * candidate(a))
 
 
 @pytest.mark.parametrize(("cell", "scheme"), SCHEME_CASES)
 def test_each_scheme_part_computes_the_cell_output(cell, scheme):
     """The layer's output after one step equals the closed form with the spec's activations.
 
-    Every input weight is w and the input is all ones, so each pre-activation is a = 2 * w = 2,
+    Every input weight (a MUT cell's input projection too) is w and the input is all ones, so
+    each pre-activation is a = 2 * w = 2,
     where the activations all differ (sigmoid 0.88, hard sigmoid 0.83, relu 2, tanh 0.96,
     softsign 0.67). ReLU gates reach 2: an LSTM output above 1, a GRU output of the opposite sign
     to its candidate, neither possible with gates in (0, 1).
@@ -144,13 +152,16 @@ def test_each_scheme_part_computes_the_cell_output(cell, scheme):
     layer = built_layer(spec)
     w = 1.0
     layer.set_weights(
-        [np.full(v.shape, w if v.name == "kernel" else 0.0, "float32") for v in layer.weights]
+        [
+            np.full(v.shape, w if v.name in ("kernel", "input_projection") else 0.0, "float32")
+            for v in layer.weights
+        ]
     )
     h = keras.ops.convert_to_numpy(layer(np.ones((1, 1, FEATURES), "float32")))
     acts = [NP_ACTIVATIONS[name] for name in (spec.gates, spec.candidate, spec.output)]
     expected = one_step_output(cell, *acts, a=FEATURES * w)
     np.testing.assert_allclose(h, np.full((1, UNITS), expected), rtol=1e-5)
-    if spec.gates == "relu" and cell in LSTM_CELLS and cell != "cifg":
+    if spec.gates == "relu" and cell in LSTM_CELLS and cell not in ("cifg", "nog"):
         assert h.min() > 1.0
     if spec.gates == "relu" and cell == "gru":
         assert h.max() < 0.0
@@ -160,15 +171,20 @@ def test_each_scheme_part_computes_the_cell_output(cell, scheme):
 # LSTM variants: forget bias, peephole, CIFG; weight layout of every cell
 
 
+LSTM_ORDERS = {"cifg": "fco", "nig": "fco", "nfg": "ico", "nog": "ifc"}
+
+
 @pytest.mark.parametrize("forget_bias", [1.0, 0.0])
 @pytest.mark.parametrize("cell", LSTM_CELLS)
 def test_lstm_forget_gate_bias_starts_at_the_spec_forget_bias(cell, forget_bias):
     spec = make_spec(cell=cell, forget_bias=forget_bias)
     layer = models.build_model(spec, task_for(spec)).get_layer("rnn_1")
-    # Gate blocks in the order i, f, c, o; CIFG has no input gate: f, c, o.
-    order = ("f", "c", "o") if cell == "cifg" else ("i", "f", "c", "o")
+    # Gate blocks in the order i, f, c, o, less a removed one: CIFG and NIG f, c, o; NFG i, c, o.
+    order = LSTM_ORDERS.get(cell, "ifco")
+    assert [b[0] for b in layer.cell.blocks] == list(order)
     blocks = dict(zip(order, layer.cell.bias.numpy().reshape(len(order), UNITS), strict=True))
-    assert blocks["f"].tolist() == [forget_bias] * UNITS
+    if cell != "nfg":  # no forget gate, no forget bias
+        assert blocks["f"].tolist() == [forget_bias] * UNITS
     for gate in set(order) - {"f"}:
         assert blocks[gate].tolist() == [0.0] * UNITS
 
@@ -183,8 +199,16 @@ def test_lstm_forget_gate_bias_starts_at_the_spec_forget_bias(cell, forget_bias)
                       "forget_peephole": (UNITS,), "output_peephole": (UNITS,)}),
         ("cifg", {"kernel": (FEATURES, 3 * UNITS), "recurrent_kernel": (UNITS, 3 * UNITS),
                   "bias": (3 * UNITS,)}),
+        *[(cell, {"kernel": (FEATURES, 3 * UNITS), "recurrent_kernel": (UNITS, 3 * UNITS),
+                  "bias": (3 * UNITS,)}) for cell in ("nig", "nfg", "nog")],
         ("gru", {"kernel": (FEATURES, 3 * UNITS), "recurrent_kernel": (UNITS, 3 * UNITS),
                  "bias": (2, 3 * UNITS)}),
+        ("mut1", {"kernel": (FEATURES, 2 * UNITS), "recurrent_kernel": (UNITS, 2 * UNITS),
+                  "bias": (3 * UNITS,), "input_projection": (FEATURES, UNITS)}),
+        ("mut2", {"kernel": (FEATURES, 2 * UNITS), "recurrent_kernel": (UNITS, 3 * UNITS),
+                  "bias": (3 * UNITS,), "input_projection": (FEATURES, UNITS)}),
+        ("mut3", {"kernel": (FEATURES, 3 * UNITS), "recurrent_kernel": (UNITS, 3 * UNITS),
+                  "bias": (3 * UNITS,)}),
         ("simple_rnn", {"kernel": (FEATURES, UNITS), "recurrent_kernel": (UNITS, UNITS),
                         "bias": (UNITS,)}),
         ("indrnn", {"kernel": (FEATURES, UNITS), "recurrent_kernel": (UNITS,),
@@ -192,8 +216,9 @@ def test_lstm_forget_gate_bias_starts_at_the_spec_forget_bias(cell, forget_bias)
     ],
 )  # fmt: skip
 def test_each_cell_has_its_weights(cell, expected):
-    """Units reach the layer; a peephole LSTM adds three peephole vectors; CIFG drops the input
-    gate's blocks (3 * units wide, not 4)."""
+    """Units reach the layer; a peephole LSTM adds three peephole vectors; CIFG and the gate
+    ablations drop a gate's blocks (3 * units wide, not 4); MUT1 and MUT2 project 2 input
+    features to the units their raw x_t term needs."""
     spec = make_spec(cell=cell)
     layer = models.build_model(spec, task_for(spec)).get_layer("rnn_1")
     assert layer.units == UNITS
@@ -201,6 +226,11 @@ def test_each_cell_has_its_weights(cell, expected):
     if cell in LSTM_CELLS:
         assert layer.cell.peephole == (cell == "peephole")
         assert layer.cell.coupled_input_forget == (cell == "cifg")
+        removed = {"nig": "input_gate", "nfg": "forget_gate", "nog": "output_gate"}.get(cell)
+        for gate in ("input_gate", "forget_gate", "output_gate"):
+            assert getattr(layer.cell, gate) == (gate != removed), gate
+    if cell in MUT_CELLS:
+        assert layer.cell.variant == cell
 
 
 # --------------------------------------------------------------------------------------------------
@@ -321,7 +351,7 @@ def test_sgd_has_the_spec_momentum(optimizer):
 def gate_blocks(cell: str, bias: np.ndarray) -> dict[str, np.ndarray]:
     """The bias of each gate block; a GRU's two rows (input, recurrent) are summed: the gate's
     pre-activation at zero input and state."""
-    order = {"cifg": "fco", "gru": "zrh"}.get(cell, "ifco")
+    order = {**LSTM_ORDERS, **dict.fromkeys(("gru", *MUT_CELLS), "zrh")}.get(cell, "ifco")
     if bias.ndim == 2:
         bias = bias.sum(axis=0)
     return dict(zip(order, bias.reshape(len(order), UNITS), strict=True))
@@ -351,7 +381,7 @@ def test_matched_gates_start_where_sigmoid_gates_start(cell, gates, forget_bias)
     # "keras" keeps the cell's own biases: the forget gate at forget_bias, whatever the gates.
     keras_bias = models.build_model(dataclasses.replace(spec, gate_init="keras"), task_for(spec))
     blocks = gate_blocks(cell, keras_bias.get_layer("rnn_1").cell.bias.numpy())
-    if cell in LSTM_CELLS:
+    if cell in LSTM_CELLS and cell != "nfg":
         assert blocks["f"].tolist() == [forget_bias] * UNITS
 
 

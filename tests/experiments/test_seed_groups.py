@@ -105,7 +105,13 @@ EQUIVALENCE_CASES = [
     ("lstm", "none", 1, {}),
     ("peephole", "clipvalue", 2, {}),
     ("cifg", "clipnorm", 1, MATCHED),
+    ("nig", "global_clipnorm", 1, {}),
+    ("nfg", "clipvalue", 1, {}),
+    ("nog", "none", 2, {}),
     ("gru", "global_clipnorm", 2, {}),
+    ("mut1", "clipnorm", 1, {}),
+    ("mut2", "global_clipnorm", 2, MATCHED),
+    ("mut3", "clipvalue", 1, {}),
     ("simple_rnn", "clipnorm", 2, MOMENTUM),
     ("indrnn", "clipvalue", 1, {}),
 ]
