@@ -48,6 +48,8 @@ SOLVED_MAX, UNSOLVED_MIN, UNSOLVED_MAX, DIVERGED_SCORE = 1.0, 2.0, 3.0, 4.0
 A_BETTER = "a better"  # what a claim asserts: arm A does better than arm B
 COMPARABLE = "comparable"  # ... or the two do equally well (within MARGIN)
 DIFFERENT = "different"  # ... or the two differ, either way
+NOT_WORSE = "a not worse"  # ... or A does at least as well as B (non-inferiority, within MARGIN)
+CLAIMS = (A_BETTER, COMPARABLE, DIFFERENT, NOT_WORSE)
 
 
 def score(solved, step_solved, steps, loss_ratio, diverged) -> np.ndarray:
@@ -101,6 +103,11 @@ class Comparison:
     def equivalent(self) -> bool:
         low, high = self.interval
         return -MARGIN <= low and high <= MARGIN
+
+    @property
+    def not_worse(self) -> bool:
+        """Non-inferiority of A: its effect's interval lies above -MARGIN."""
+        return -MARGIN <= self.interval[0]
 
     @property
     def outcome(self) -> str:
@@ -229,7 +236,8 @@ def decide(comparisons: list[Comparison], claim: str) -> tuple[str, list[Compari
     """The verdict of a claim from its comparisons, and the comparisons with adjusted p-values.
 
     `claim` is `A_BETTER` (A does better than B, in every comparison's orientation),
-    `COMPARABLE` or `DIFFERENT`. Verdicts ("supported", "contradicted", "inconclusive"):
+    `COMPARABLE`, `DIFFERENT` or `NOT_WORSE`. Verdicts ("supported", "contradicted",
+    "inconclusive"):
 
     - A_BETTER: supported if some comparison favours A and none favours B; contradicted if some
       favours B and none favours A, or if every comparison shows equivalence (no difference);
@@ -238,6 +246,9 @@ def decide(comparisons: list[Comparison], claim: str) -> tuple[str, list[Compari
       either arm; inconclusive otherwise.
     - DIFFERENT: supported if some comparison favours either arm; contradicted if every
       comparison shows equivalence; inconclusive otherwise.
+    - NOT_WORSE (A does at least as well as B): supported if none favours B and every comparison
+      favours A or shows A non-inferior (its interval above -MARGIN); contradicted if some
+      favours B; inconclusive otherwise.
     """
     adjusted = holm([c.p_value for c in comparisons])
     done = [replace(c, p_adjusted=p) for c, p in zip(comparisons, adjusted, strict=True)]
@@ -257,8 +268,14 @@ def decide(comparisons: list[Comparison], claim: str) -> tuple[str, list[Compari
         if for_a or for_b:
             return "supported", done
         return ("contradicted" if all_equivalent else "inconclusive"), done
+    if claim == NOT_WORSE:
+        if for_b:
+            return "contradicted", done
+        if all(c.favours_a or c.not_worse for c in done):
+            return "supported", done
+        return "inconclusive", done
     if claim != COMPARABLE:
-        raise ValueError(f"unknown claim {claim!r}; valid: {[A_BETTER, COMPARABLE, DIFFERENT]}")
+        raise ValueError(f"unknown claim {claim!r}; valid: {list(CLAIMS)}")
     if for_a or for_b:
         return "contradicted", done
     if all_equivalent:

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from experiments import significance as sig
-from experiments.significance import A_BETTER, COMPARABLE, DIFFERENT, MARGIN
+from experiments.significance import A_BETTER, COMPARABLE, DIFFERENT, MARGIN, NOT_WORSE
 
 
 def test_score_orders_solved_early_then_late_then_unsolved_by_loss_then_diverged():
@@ -78,6 +78,13 @@ def same():
     return sig.paired("same", "a", "b", [0.5] * 10, [0.5] * 10)
 
 
+def ahead():
+    """A ahead but not significantly (8 wins to 2, 20 ties: p = 0.11), its interval above -0.3."""
+    return sig.paired(
+        "ahead", "a", "b", [0] * 8 + [1] * 2 + [0.5] * 20, [1] * 8 + [0] * 2 + [0.5] * 20
+    )
+
+
 @pytest.mark.parametrize(
     "tests, claim, verdict",
     [
@@ -97,6 +104,13 @@ def same():
         ([same()], DIFFERENT, "contradicted"),
         ([undecided(), same()], DIFFERENT, "inconclusive"),
         ([], A_BETTER, "inconclusive"),
+        ([ahead()], NOT_WORSE, "supported"),  # non-inferior without being significantly better
+        ([ahead()], A_BETTER, "inconclusive"),
+        ([clear(+1), same()], NOT_WORSE, "supported"),
+        ([clear(-1)], NOT_WORSE, "contradicted"),
+        ([ahead(), clear(-1)], NOT_WORSE, "contradicted"),
+        ([undecided()], NOT_WORSE, "inconclusive"),  # 4 pairs: the interval reaches below -0.3
+        ([ahead(), undecided()], NOT_WORSE, "inconclusive"),
     ],
 )
 def test_decide_clauses(tests, claim, verdict):
