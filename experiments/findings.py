@@ -21,9 +21,24 @@ import pandas as pd
 from experiments import analysis, significance
 from experiments.analysis import budgets
 from experiments.formatting import num, pct
-from experiments.significance import A_BETTER, COMPARABLE, DIFFERENT, MARGIN, Comparison
+from experiments.significance import (
+    A_BETTER,
+    COMPARABLE,
+    DIFFERENT,
+    MARGIN,
+    NOT_WORSE,
+    Comparison,
+)
 from experiments.solving import SUSTAIN
-from experiments.vocabulary import DIVERGED, FINISHED, GATED_CELLS, LSTM_CELLS, STANDARD
+from experiments.vocabulary import (
+    BUILTIN_SCHEMES,
+    DIVERGED,
+    FINISHED,
+    GATED_CELLS,
+    LSTM_CELLS,
+    MUT_CELLS,
+    STANDARD,
+)
 
 SUPPORTED = "supported"
 CONTRADICTED = "contradicted"
@@ -74,7 +89,7 @@ class Finding:
     """A claim from the literature and the verdict the data give it.
 
     Attributes:
-        key: "F1" ... "F7".
+        key: "F1" ... "F10".
         claim: the claim, in one sentence.
         source: where the claim comes from.
         verdict: one of `VERDICTS`.
@@ -597,6 +612,269 @@ def f7_relu_recurrence(tables) -> Finding:
     return _judge("F7", claim, source, rule, A_BETTER, tests, untestable, arms)
 
 
+# Greff et al. 2017's variants as this suite names them: (label, cell, scheme) against the
+# standard LSTM (cell "lstm", standard scheme) of the same seed and settings.
+HURTS = (("NFG", "nfg", "standard"), ("NOAF", "lstm", "linear_output"))
+HARMLESS = (("NOG", "nog", "standard"), ("CIFG", "cifg", "standard"))
+SHOWN = (("NIG", "nig", "standard"), ("NIAF", "lstm", "linear_candidate"))
+
+
+def _combine(*verdicts: str) -> str:
+    """One verdict from a claim's parts: supported if every part is, contradicted if any is."""
+    if CONTRADICTED in verdicts:
+        return CONTRADICTED
+    return SUPPORTED if all(v == SUPPORTED for v in verdicts) else INCONCLUSIVE
+
+
+def f8_lstm_ablations(tables) -> Finding:
+    """F8: the forget gate and the output activation matter most; the output gate, coupling and
+    peepholes do not."""
+    claim = (
+        "Removing the LSTM's forget gate (NFG) or its output activation (NOAF) hurts it; removing "
+        "the output gate (NOG), coupling the input and forget gates (CIFG) or removing the "
+        "peepholes (NP) does not hurt it significantly."
+    )
+    source = 'seed article 003; Greff et al. 2017, "LSTM: A Search Space Odyssey"'
+    rule = (
+        "Each variant against the standard LSTM (sigmoid gates, tanh candidate and output, forget "
+        "bias 1, no peepholes), paired by seed and settings (same data; the weights the two share "
+        "start equal), per task and optimizer. Part 1, claim the standard LSTM does better than "
+        "NFG and than NOAF (h = o * c), each judged apart with its p-values Holm-adjusted; the part "
+        "is supported if both are. Part 2, claim NOG and CIFG do at least as well as the "
+        "standard LSTM, and so does the LSTM without peepholes against the one with them "
+        f"(non-inferiority: no significant loss, and the effect's interval above -{MARGIN:g}), "
+        "p-values Holm-adjusted together. Supported if both parts are, contradicted if either "
+        "is. NIG and NIAF (which Greff found to hurt less) are shown "
+        "beside."
+    )
+    runs = tables.runs
+    standard = runs[_where(runs, ("lstm",), **STANDARD, forget_bias=1.0)]
+    found = {}
+    for label, cell, scheme in (*HURTS, *HARMLESS, *SHOWN):
+        variant = runs[_where(runs, (cell,), **BUILTIN_SCHEMES[scheme], scheme=scheme)]
+        pairs = _pairs(tables, standard, variant, vary=("cell", *ACTIVATIONS))
+        if len(pairs):
+            found[label] = pairs
+    peephole = runs[_where(runs, ("peephole",), **STANDARD, forget_bias=1.0)]
+    np_pairs = _pairs(tables, standard, peephole, vary=("cell",))
+    if len(np_pairs):
+        found["NP"] = np_pairs
+    hurts = [label for label, _, _ in HURTS if label in found]
+    harmless = [label for label in ("NOG", "CIFG", "NP") if label in found]
+    if not hurts or not harmless:
+        return _not_tested(
+            "F8",
+            claim,
+            source,
+            rule,
+            "needs standard LSTM runs paired by seed with at least one of NFG (cell nfg) / NOAF "
+            "(scheme linear_output) and one of NOG (cell nog) / CIFG (cell cifg) / peephole runs",
+        )
+    strata = ("optimizer",)
+    part1, part2, shown, untestable, verdicts1 = [], [], [], [], []
+    for label in hurts:
+        tests, skipped = paired_tests(found[label], "LSTM", label, strata)
+        untestable += skipped
+        # each removal must hurt: one variant doing better cannot stand in for the other
+        verdict, tests = significance.decide(tests, A_BETTER) if tests else (INCONCLUSIVE, [])
+        verdicts1.append(verdict)
+        part1 += tests
+    for label in harmless:
+        pairs = found[label]
+        if label == "NP":  # A = without peepholes (the standard LSTM), B = with them
+            tests, skipped = paired_tests(pairs, "LSTM (no peepholes)", "peephole LSTM", strata)
+        else:
+            swapped = _swap(pairs)
+            tests, skipped = paired_tests(swapped, label, "LSTM", strata)
+        part2 += tests
+        untestable += skipped
+    for label, _, _ in SHOWN:
+        if label in found:
+            shown += paired_tests(found[label], "LSTM", label, strata)[0]
+    verdict1 = _combine(*verdicts1)
+    verdict2, part2 = significance.decide(part2, NOT_WORSE) if part2 else (INCONCLUSIVE, [])
+    _, shown = significance.decide(shown, A_BETTER)
+    arms = {
+        "LSTM": standard[
+            standard["run_id"].isin(pd.concat([p["run_id_a"] for p in found.values()]))
+        ]
+    }
+    for label, pairs in found.items():
+        arms["peephole LSTM" if label == "NP" else label] = _side(pairs, "b")
+    evidence = [describe_arm(name, frame) for name, frame in arms.items() if len(frame)]
+    if untestable:
+        evidence.append("left out, no information: " + "; ".join(untestable))
+    evidence.append(f"part 1 (hurts): {verdict1}; part 2 (does not hurt): {verdict2}")
+    everything = pd.concat(arms.values())
+    return Finding(
+        "F8",
+        claim,
+        source,
+        _combine(verdict1, verdict2) if part1 and part2 else INCONCLUSIVE,
+        rule,
+        tuple(evidence),
+        budgets(everything),
+        (*part1, *part2),
+        tuple(shown),
+    )
+
+
+def _swap(pairs: pd.DataFrame) -> pd.DataFrame:
+    """`_pairs` with its sides exchanged (A becomes B)."""
+    swap = {
+        c: c[:-2] + ("_b" if c.endswith("_a") else "_a") for c in pairs if c[-2:] in ("_a", "_b")
+    }
+    return pairs.rename(columns=swap)
+
+
+def f9_gru_mut_vs_lstm(tables) -> Finding:
+    """F9: GRU and MUT1 learn the non-language tasks at least as well as the LSTM; MUT1 at least
+    as well as GRU."""
+    claim = (
+        "GRU and MUT1 learn these (non-language) tasks at least as well as the LSTM, and MUT1 at "
+        "least as well as GRU."
+    )
+    source = (
+        'seed article 003; Jozefowicz et al. 2015, "An Empirical Exploration of Recurrent '
+        'Network Architectures"'
+    )
+    rule = (
+        "Standard activations (sigmoid gates, tanh candidate), matched settings; unpaired (the "
+        "cells' weights differ), Mann-Whitney on the outcome, per task, optimizer and clip mode: "
+        "GRU vs LSTM (forget bias 1, as Jozefowicz et al. recommend), MUT1 vs LSTM, MUT1 vs GRU. "
+        "Claim: the first arm does at least as well (no significant loss, and Cliff's delta's "
+        f"interval above -{MARGIN:g}) in every comparison. MUT2 and MUT3 against the LSTM are "
+        "shown beside."
+    )
+    runs = tables.runs
+    cells = {
+        "lstm": runs[_where(runs, ("lstm",), **STANDARD, forget_bias=1.0)],
+        **{cell: runs[_where(runs, (cell,), **STANDARD)] for cell in ("gru", *MUT_CELLS)},
+    }
+    if cells["lstm"].empty or cells["mut1"].empty or cells["gru"].empty:
+        return _not_tested("F9", claim, source, rule, "needs standard LSTM, GRU and MUT1 runs")
+    strata = ("optimizer", "clip_label")
+    tests, untestable, arms = [], [], {}
+    for a, b in (("gru", "lstm"), ("mut1", "lstm"), ("mut1", "gru")):
+        matched = _matched(tables, {a: cells[a], b: cells[b]}, vary=("cell",))
+        found, skipped = unpaired_tests(matched[a], matched[b], a, b, strata)
+        tests += found
+        untestable += skipped
+        for name in (a, b):
+            arms[name] = pd.concat([arms.get(name, matched[name].iloc[:0]), matched[name]])
+    arms = {k: v.drop_duplicates("run_id") for k, v in arms.items() if len(v)}
+    if not arms:
+        return _not_tested("F9", claim, source, rule, "no MUT1 run matches an LSTM's settings")
+    shown = []
+    for cell in ("mut2", "mut3"):
+        if len(cells[cell]):
+            matched = _matched(tables, {cell: cells[cell], "lstm": cells["lstm"]}, vary=("cell",))
+            shown += unpaired_tests(matched[cell], matched["lstm"], cell, "lstm", strata)[0]
+            if len(matched[cell]):
+                arms[cell] = matched[cell]
+    _, shown = significance.decide(shown, NOT_WORSE)
+    return _judge("F9", claim, source, rule, NOT_WORSE, tests, untestable, arms, context=shown)
+
+
+def threshold_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per optimizer, cell, scheme, clip mode and threshold (unclipped runs as threshold 0): the
+    runs, solved share, median step solved, median share of steps clipped and median outcome."""
+    runs = runs[runs["status"].isin(FINISHED)].assign(outcome=lambda r: outcome(r))
+    threshold = runs["clip_threshold"].where(runs["clip"] != "none", 0.0)
+    keys = ["task_label", "optimizer", "cell", "scheme", "clip"]
+    table = (
+        runs.assign(threshold=threshold)
+        .groupby([*keys, "threshold"], sort=True)
+        .agg(
+            runs=("run_id", "size"),
+            solved=("solved", "mean"),
+            step_solved=("step_solved", "median"),
+            clipped_steps=("clipped_steps", "median"),
+            outcome=("outcome", "median"),
+        )
+        .reset_index()
+    )
+    return table
+
+
+def f10_clip_threshold(tables) -> Finding:
+    """F10: a low clipping threshold (clipping often) works better than a high one."""
+    claim = (
+        "Clipping often (a low threshold) is very effective: a low threshold does better than a "
+        "high one."
+    )
+    source = (
+        "seed article 003; Pascanu et al. 2013 (clipping against exploding gradients); "
+        "Keras's `clipvalue`, `clipnorm`, `global_clipnorm`"
+    )
+    rule = (
+        "Runs identical but for the clipping threshold (same seed, cell, activations, optimizer "
+        "and clip mode), per task, optimizer, clip mode, cell and scheme with at least two "
+        "thresholds: A = the lowest threshold vs B = the highest, paired by seed (sign test). "
+        "Claim: A does better. Each threshold against unclipped training (the clip rate's "
+        "effect) is shown beside; the share of steps on which clipping fired is given per "
+        "threshold (the report's plot of the outcome against it)."
+    )
+    runs = tables.runs
+    clipped = runs[_where(runs) & (runs["clip"] != "none")]
+    keys = _context(tables, ("clip_threshold",))
+    counts = clipped.groupby(keys)["clip_threshold"].transform("nunique") if len(clipped) else []
+    swept = clipped[counts >= 2] if len(clipped) else clipped
+    if swept.empty:
+        return _not_tested(
+            "F10",
+            claim,
+            source,
+            rule,
+            "needs runs that differ only in the clipping threshold (two thresholds or more)",
+        )
+    low = swept[swept["clip_threshold"] == swept.groupby(keys)["clip_threshold"].transform("min")]
+    high = swept[swept["clip_threshold"] == swept.groupby(keys)["clip_threshold"].transform("max")]
+    pairs = _pairs(tables, low, high, vary=("clip_threshold", "clip_label"))
+    pairs["thresholds_a"] = [
+        f"{a:g} vs {b:g}"
+        for a, b in zip(pairs["clip_threshold_a"], pairs["clip_threshold_b"], strict=True)
+    ]
+    strata = ("optimizer", "clip", "cell", "scheme")
+    tests, untestable = paired_tests(
+        pairs, "low threshold", "high threshold", (*strata, "thresholds")
+    )
+    unclipped = runs[_where(runs, clip="none")]
+    shown = []
+    for threshold, group in swept.groupby("clip_threshold"):
+        found, _ = paired_tests(
+            _pairs(tables, group, unclipped, vary=CLIPPING),
+            f"threshold {threshold:g}",
+            "unclipped",
+            strata,
+        )
+        shown += found
+    _, shown = significance.decide(shown, A_BETTER)
+    table = threshold_table(
+        pd.concat(
+            [
+                swept,
+                unclipped[
+                    unclipped["run_id"].isin(
+                        _pairs(tables, swept, unclipped, vary=CLIPPING)["run_id_b"]
+                    )
+                ],
+            ]
+        )
+    )
+    lines = [
+        f"{r.task_label} {r.optimizer} {r.cell} {r.scheme} {r.clip}"
+        + (f" {r.threshold:g}" if r.clip != "none" else "")
+        + f": {int(round(r.solved * r.runs))}/{r.runs} solved, clipped on {pct(r.clipped_steps)} "
+        f"of steps, median step solved {num(r.step_solved)}"
+        for r in table.itertuples()
+    ]
+    arms = {"low threshold": _side(pairs, "a"), "high threshold": _side(pairs, "b")}
+    return _judge(
+        "F10", claim, source, rule, A_BETTER, tests, untestable, arms, lines, context=shown
+    )
+
+
 FINDINGS = (
     f1_relu_candidate,
     f2_relu_gates,
@@ -605,6 +883,9 @@ FINDINGS = (
     f5_gru_vs_lstm,
     f6_forget_bias,
     f7_relu_recurrence,
+    f8_lstm_ablations,
+    f9_gru_mut_vs_lstm,
+    f10_clip_threshold,
 )
 
 

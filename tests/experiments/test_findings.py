@@ -451,4 +451,169 @@ def test_f7_ignores_a_relu_simple_rnn_without_identity_initialisation():
 
 def test_judge_gives_every_finding_in_order():
     result = findings.judge(tables_of(*f1(SOLVED, [U] * 8)))
-    assert [f.key for f in result] == [f"F{i}" for i in range(1, 8)]
+    assert [f.key for f in result] == [f"F{i}" for i in range(1, 11)]
+
+
+# --------------------------------------------------------------------------------------------------
+# F8: Greff et al.'s LSTM ablations (paired by seed against the standard LSTM)
+
+
+def f8(lstm=SOLVED, nfg=SLOW, noaf=SLOW, nog=SOLVED, cifg=SOLVED, peephole=SOLVED, **extra):
+    groups = [run_rows(lstm, **extra)]
+    for outcomes, settings in (
+        (nfg, {"cell": "nfg"}),
+        (noaf, {"scheme": "linear_output"}),
+        (nog, {"cell": "nog"}),
+        (cifg, {"cell": "cifg"}),
+        (peephole, {"cell": "peephole"}),
+    ):
+        if outcomes is not None:
+            groups.append(run_rows(outcomes, **settings, **extra))
+    return groups
+
+
+def test_f8_supported_when_nfg_and_noaf_hurt_and_the_others_do_not():
+    result = judged(findings.f8_lstm_ablations, *f8())
+    assert result.verdict == SUPPORTED
+    labels = [(c.a, c.b) for c in result.comparisons]
+    assert ("LSTM", "NFG") in labels and ("LSTM", "NOAF") in labels
+    assert ("NOG", "LSTM") in labels and ("CIFG", "LSTM") in labels
+    assert ("LSTM (no peepholes)", "peephole LSTM") in labels
+    assert all(c.counts == (8, 0, 0) for c in result.comparisons if c.b in ("NFG", "NOAF"))
+
+
+def test_f8_contradicted_when_the_output_gate_matters():
+    assert judged(findings.f8_lstm_ablations, *f8(nog=SLOW)).verdict == CONTRADICTED
+
+
+def test_f8_contradicted_when_the_forget_gate_does_not_matter():
+    # NFG as good as the LSTM: equivalence where part 1 claims a difference
+    assert judged(findings.f8_lstm_ablations, *f8(nfg=SOLVED)).verdict == CONTRADICTED
+
+
+def test_f8_contradicted_when_removing_the_peepholes_hurts():
+    result = judged(findings.f8_lstm_ablations, *f8(lstm=SLOW, nfg=[U] * 8, noaf=[U] * 8))
+    # the standard LSTM (no peepholes) is slower than every variant that should not hurt
+    assert result.verdict == CONTRADICTED
+    assert result.favouring("peephole LSTM")
+
+
+def test_f8_inconclusive_with_too_few_seeds():
+    result = judged(
+        findings.f8_lstm_ablations,
+        *f8([300] * 3, [900] * 3, [900] * 3, [300, 900, 300], [300] * 3, [300] * 3),
+    )
+    assert result.verdict == INCONCLUSIVE
+    assert_seeds_needed(result)
+
+
+def test_f8_shows_nig_and_niaf_beside_the_verdict():
+    groups = [
+        *f8(),
+        run_rows(SLOW, cell="nig"),
+        run_rows([U] * 8, scheme="linear_candidate"),
+    ]
+    result = judged(findings.f8_lstm_ablations, *groups)
+    assert result.verdict == SUPPORTED
+    assert {c.b for c in result.context} == {"NIG", "NIAF"}
+    assert all(c.favours_a for c in result.context)
+
+
+def test_f8_not_tested_without_both_parts():
+    assert judged(findings.f8_lstm_ablations, *f8(nog=None, cifg=None, peephole=None)).verdict == (
+        NOT_TESTED
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# F9: GRU and MUT1 at least as good as the LSTM, MUT1 at least as good as GRU (unpaired)
+
+
+def f9(lstm=SOLVED, gru=SOLVED, mut1=SOLVED, **more):
+    cells = {"lstm": lstm, "gru": gru, "mut1": mut1, **more}
+    return [run_rows(outcomes, cell=cell) for cell, outcomes in cells.items()]
+
+
+def test_f9_supported_when_all_do_equally_well():
+    result = judged(findings.f9_gru_mut_vs_lstm, *f9())
+    assert result.verdict == SUPPORTED
+    assert [(c.a, c.b) for c in result.comparisons] == [
+        ("gru", "lstm"),
+        ("mut1", "lstm"),
+        ("mut1", "gru"),
+    ]
+
+
+def test_f9_supported_when_mut1_does_better():
+    assert judged(findings.f9_gru_mut_vs_lstm, *f9(lstm=SLOW, gru=SLOW)).verdict == SUPPORTED
+
+
+@pytest.mark.parametrize("worse", ["gru", "mut1"])
+def test_f9_contradicted_when_a_cell_does_worse(worse):
+    result = judged(findings.f9_gru_mut_vs_lstm, *f9(**{worse: [U] * 8}))
+    assert result.verdict == CONTRADICTED
+
+
+def test_f9_inconclusive_with_too_few_seeds():
+    result = judged(
+        findings.f9_gru_mut_vs_lstm, *f9([300, 500, 700], [400, 600, 800], [500, 700, 900])
+    )
+    assert result.verdict == INCONCLUSIVE
+    assert_seeds_needed(result)
+
+
+def test_f9_shows_mut2_and_mut3_beside():
+    result = judged(findings.f9_gru_mut_vs_lstm, *f9(mut2=SOLVED, mut3=[U] * 8))
+    assert result.verdict == SUPPORTED
+    assert [c.a for c in result.context] == ["mut2", "mut3"]
+    assert result.context[1].favours_b
+
+
+def test_f9_not_tested_without_mut1():
+    assert judged(findings.f9_gru_mut_vs_lstm, *f9(mut1=[])[:2]).verdict == NOT_TESTED
+
+
+# --------------------------------------------------------------------------------------------------
+# F10: the clipping threshold (lowest vs highest, paired by seed)
+
+
+def f10(low, high, unclipped=None, clip="global_clipnorm", **extra):
+    groups = [
+        run_rows(low, scheme="relu_candidate", clip=clip, clip_threshold=0.1, **extra),
+        run_rows(high, scheme="relu_candidate", clip=clip, clip_threshold=4.0, **extra),
+    ]
+    if unclipped is not None:
+        groups.append(run_rows(unclipped, scheme="relu_candidate", clip="none", **extra))
+    return groups
+
+
+def test_f10_supported_when_the_low_threshold_does_better():
+    result = judged(findings.f10_clip_threshold, *f10(SOLVED, [U] * 8, SLOW))
+    assert result.verdict == SUPPORTED
+    (test,) = result.comparisons
+    assert test.label.endswith("global_clipnorm lstm relu_candidate 0.1 vs 4")
+    assert test.counts == (8, 0, 0)
+    # each threshold against unclipped training, beside the verdict
+    assert [c.a for c in result.context] == ["threshold 0.1", "threshold 4"]
+    assert result.context[0].favours_a and result.context[1].favours_b
+    assert any("0.1: 8/8 solved" in line for line in result.evidence)
+
+
+def test_f10_contradicted_when_the_high_threshold_does_better():
+    assert judged(findings.f10_clip_threshold, *f10([U] * 8, SOLVED)).verdict == CONTRADICTED
+
+
+def test_f10_contradicted_when_the_threshold_does_not_matter():
+    assert judged(findings.f10_clip_threshold, *f10(SOLVED, SOLVED)).verdict == CONTRADICTED
+
+
+def test_f10_tests_each_clip_mode_and_optimizer_apart():
+    groups = [*f10(SOLVED, SLOW), *f10(SOLVED, SLOW, clip="clipvalue", optimizer="sgd")]
+    result = judged(findings.f10_clip_threshold, *groups)
+    assert len(result.comparisons) == 2
+    assert {c.label.split()[1:3][0] for c in result.comparisons} == {"adam", "sgd"}
+
+
+def test_f10_not_tested_with_one_threshold():
+    groups = run_rows(SOLVED, scheme="relu_candidate", clip="global_clipnorm")
+    assert judged(findings.f10_clip_threshold, groups).verdict == NOT_TESTED
