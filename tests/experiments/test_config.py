@@ -18,7 +18,7 @@ import pytest
 
 from experiments.__main__ import EXIT_CONFIG_ERROR, main, parse_seeds
 from experiments.config import ConfigError, RunSpec, expand_grid, load_grid, matched_gate_bias
-from experiments.vocabulary import BUILTIN_SCHEMES, CLIP_MODES
+from experiments.vocabulary import BUILTIN_SCHEMES, CELLS, CLIP_MODES
 
 CONFIGS = Path(__file__).parents[2] / "experiments" / "configs"
 
@@ -347,8 +347,17 @@ def test_shipped_grids_are_valid(name):
         schemes = {r.scheme for r in runs if r.cell == "lstm"}
         assert {"standard", "relu_candidate", "relu_gates", "hard_sigmoid_gates"} <= schemes
         assert len({r.length for r in runs if r.task == "adding"}) >= 2
+        # F8's ablations, F9's MUT1, F10's thresholds per clip mode under both optimizers
+        assert {"nfg", "nog", "cifg", "peephole", "mut1"} <= {r.cell for r in runs}
+        assert "linear_output" in schemes
+        for optimizer in ("adam", "sgd"):
+            for clip in CLIP_MODES:
+                if clip != "none":
+                    clipped = [r for r in runs if (r.optimizer, r.clip) == (optimizer, clip)]
+                    assert len({r.clip_threshold for r in clipped}) >= 2, (optimizer, clip)
     if name == "full":  # copy memory: a budget only the full grid affords
         assert {"adding", "copy"} <= {r.task for r in grid.runs}
+        assert set(CELLS) <= {r.cell for r in grid.runs}
 
 
 # --------------------------------------------------------------------------------------------------
