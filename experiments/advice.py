@@ -130,6 +130,68 @@ def _ungated(f3: Finding, f7: Finding) -> str:
     return "**Ungated cells:** " + "; ".join(parts) + "."
 
 
+def _names(comparisons, side: str) -> str:
+    """The distinct arm names on `side` ("a" or "b") of `comparisons`, in order, or ""."""
+    names = dict.fromkeys(getattr(c, side) for c in comparisons)
+    return ", ".join(names)
+
+
+def _lstm_parts(f: Finding) -> str:
+    if f.verdict == NOT_TESTED:
+        return _open("LSTM parts", "", f)
+    hurt = [c for c in f.comparisons if c.a == "LSTM" and c.favours_a]
+    helped = [c for c in f.comparisons if c.a == "LSTM" and c.favours_b]
+    # part 2's comparisons hold the variant as A: NOG / CIFG vs "LSTM", no peepholes vs peepholes
+    variant_first = [c for c in f.comparisons if c.b in ("LSTM", "peephole LSTM")]
+    kept = [c for c in variant_first if c.b == "LSTM" and not c.favours_b and c.not_worse]
+    peephole_kept = [c for c in variant_first if c.b != "LSTM" and not c.favours_b and c.not_worse]
+    lost = [c for c in variant_first if c.favours_b]
+    parts = []
+    if hurt:
+        parts.append(f"removing {_names(hurt, 'b')} did significantly worse: keep them")
+    if helped:
+        parts.append(f"{_names(helped, 'b')} did significantly better than the standard LSTM")
+    if kept or peephole_kept:
+        dropped = ", ".join(filter(None, [_names(kept, "a"), "no peepholes" * bool(peephole_kept)]))
+        parts.append(f"{dropped} lost nothing significant (within the margin): they can go")
+    if lost:
+        parts.append(f"{_names(lost, 'a')} did significantly worse than {_names(lost, 'b')}")
+    if not parts:
+        return _open("LSTM parts", "which parts of the LSTM matter", f)
+    verdict = "" if f.verdict == SUPPORTED else f"Greff et al.'s ranking is {f.verdict} here: "
+    return f"**LSTM parts:** {verdict}{'; '.join(parts)} ({link(f)}{_undecided(f)})."
+
+
+def _mut(f: Finding) -> str:
+    if f.verdict == SUPPORTED:
+        return (
+            "**GRU or MUT1 instead of an LSTM:** either: each did at least as well as the LSTM, "
+            f"and MUT1 at least as well as GRU ({link(f)})."
+        )
+    if f.verdict == CONTRADICTED:
+        return (
+            "**GRU or MUT1 instead of an LSTM:** not interchangeable here: "
+            f"{_wins(f)} did better ({link(f)})."
+        )
+    return _open("GRU or MUT1 instead of an LSTM", "whether they do at least as well", f)
+
+
+def _threshold(f: Finding) -> str:
+    topic = "Clipping threshold"
+    if f.verdict == SUPPORTED:
+        return (
+            f"**{topic}:** clip often: the lower threshold did significantly better under "
+            f"{_labels(f.favouring('low threshold'))}; the plot of the outcome against the share "
+            f"of clipped steps shows where ({link(f)})."
+        )
+    if f.verdict == CONTRADICTED:
+        return (
+            f"**{topic}:** a low threshold did not help: {_wins(f)} did better, so clip rarely "
+            f"(a high threshold) here ({link(f)})."
+        )
+    return _open(topic, "whether a low threshold (clipping often) does better", f)
+
+
 def _open(topic: str, question: str, f: Finding) -> str:
     if f.verdict == NOT_TESTED:
         return f"**{topic}:** not tested by this grid ({link(f)})."
@@ -145,5 +207,8 @@ def what_to_choose(judged: list[Finding]) -> list[str]:
         _clipping(by_key["F4"]),
         _forget_bias(by_key["F6"]),
         _cell(by_key["F5"]),
+        _threshold(by_key["F10"]),
+        _lstm_parts(by_key["F8"]),
+        _mut(by_key["F9"]),
         _ungated(by_key["F3"], by_key["F7"]),
     ]

@@ -25,7 +25,7 @@ def finding(key, verdict, tests=(), context=()):
 
 
 def judged(**overrides):
-    base = {key: finding(key, NOT_TESTED) for key in ("F1", "F2", "F3", "F4", "F5", "F6", "F7")}
+    base = {f"F{n}": finding(f"F{n}", NOT_TESTED) for n in range(1, 11)}
     return [overrides.get(key, value) for key, value in base.items()]
 
 
@@ -42,6 +42,9 @@ def test_one_sentence_per_choice_each_linking_its_finding():
         "**Clipping mode",
         "**Forget bias",
         "**LSTM or GRU",
+        "**Clipping threshold",
+        "**LSTM parts",
+        "**GRU or MUT1 instead of an LSTM",
         "**Ungated cells",
     ]
     assert "(#f2)" in lines[0] and "not tested by this grid" in lines[0]
@@ -86,7 +89,7 @@ def test_an_undecided_finding_says_how_many_seeds_would_decide():
 
 def test_clipping_and_cell_name_the_winner():
     f4 = finding("F4", SUPPORTED, [comparison("adding50 sgd", "global_clipnorm", "clipnorm", -1)])
-    assert "clipnorm on adding50 sgd did better" in sentence("**Clipping", F4=f4)
+    assert "clipnorm on adding50 sgd did better" in sentence("**Clipping mode", F4=f4)
     f5 = finding("F5", CONTRADICTED, [comparison("adding100 adam", "gru", "lstm", +1)])
     assert "gru on adding100 adam did better" in sentence("**LSTM or GRU", F5=f5)
     assert "either" in sentence("**LSTM or GRU", F5=finding("F5", SUPPORTED))
@@ -97,3 +100,47 @@ def test_ungated_combines_f3_and_f7():
     line = sentence("**Ungated", F3=finding("F3", SUPPORTED), F7=f7)
     assert "prefer a gated cell" in line and "beat the tanh RNN (IndRNN on adding50 1000;" in line
     assert "[F3](#f3)" in line and "[F7](#f7)" in line
+
+
+def test_threshold_follows_the_verdict():
+    low = comparison(
+        "adding50 sgd clipnorm lstm relu_candidate 0.25 vs 1", "low threshold", "high threshold", +1
+    )
+    line = sentence("**Clipping threshold", F10=finding("F10", SUPPORTED, [low]))
+    assert "clip often" in line and "under adding50 sgd clipnorm lstm relu_candidate" in line
+    assert "[F10](#f10)" in line
+    high = comparison("adding50 adam clipvalue", "low threshold", "high threshold", -1)
+    line = sentence("**Clipping threshold", F10=finding("F10", CONTRADICTED, [high]))
+    assert "clip rarely" in line and "high threshold on adding50 adam clipvalue" in line
+    undecided = finding(
+        "F10", INCONCLUSIVE, [comparison("adding50 adam", "low threshold", "high threshold", 0)]
+    )
+    assert "could not decide" in sentence("**Clipping threshold", F10=undecided)
+
+
+def test_lstm_parts_name_what_to_keep_and_what_can_go():
+    f8 = finding(
+        "F8",
+        SUPPORTED,
+        [
+            comparison("adding50 adam", "LSTM", "NFG", +1),  # removing the forget gate hurt
+            comparison("adding50 adam", "LSTM", "NOAF", 0),  # undecided: named nowhere
+            comparison("adding50 adam", "NOG", "LSTM", +1),  # no loss without the output gate
+            comparison("adding50 adam", "CIFG", "LSTM", -1),  # coupling lost
+        ],
+    )
+    line = sentence("**LSTM parts", F8=f8)
+    assert "removing NFG did significantly worse: keep them" in line
+    assert (
+        "NOG lost nothing significant" in line and "CIFG did significantly worse than LSTM" in line
+    )
+    assert "NOAF" not in line and "[F8](#f8)" in line
+    f8 = finding("F8", CONTRADICTED, [comparison("adding50", "LSTM", "NFG", -1)])
+    line = sentence("**LSTM parts", F8=f8)
+    assert "ranking is contradicted here" in line and "NFG did significantly better" in line
+
+
+def test_mut_names_the_winner():
+    f9 = finding("F9", CONTRADICTED, [comparison("adding100 adam", "mut1", "lstm", -1)])
+    assert "lstm on adding100 adam did better" in sentence("**GRU or MUT1", F9=f9)
+    assert "either" in sentence("**GRU or MUT1", F9=finding("F9", SUPPORTED))
