@@ -797,6 +797,20 @@ def threshold_table(runs: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def threshold_runs(tables) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """F10's runs: the clipped runs of configurations run at two thresholds or more (all else
+    equal, standard or not), and the unclipped runs that pair with them by seed and settings."""
+    runs = tables.runs
+    clipped = runs[_where(runs) & (runs["clip"] != "none")]
+    if clipped.empty:
+        return clipped, clipped
+    keys = _context(tables, ("clip_threshold",))
+    swept = clipped[clipped.groupby(keys)["clip_threshold"].transform("nunique") >= 2]
+    unclipped = runs[_where(runs, clip="none")]
+    paired = _pairs(tables, swept, unclipped, vary=CLIPPING)["run_id_b"] if len(swept) else []
+    return swept, unclipped[unclipped["run_id"].isin(paired)]
+
+
 def f10_clip_threshold(tables) -> Finding:
     """F10: a low clipping threshold (clipping often) works better than a high one."""
     claim = (
@@ -815,11 +829,8 @@ def f10_clip_threshold(tables) -> Finding:
         "effect) is shown beside; the share of steps on which clipping fired is given per "
         "threshold (the report's plot of the outcome against it)."
     )
-    runs = tables.runs
-    clipped = runs[_where(runs) & (runs["clip"] != "none")]
+    swept, unclipped = threshold_runs(tables)
     keys = _context(tables, ("clip_threshold",))
-    counts = clipped.groupby(keys)["clip_threshold"].transform("nunique") if len(clipped) else []
-    swept = clipped[counts >= 2] if len(clipped) else clipped
     if swept.empty:
         return _not_tested(
             "F10",
@@ -839,7 +850,6 @@ def f10_clip_threshold(tables) -> Finding:
     tests, untestable = paired_tests(
         pairs, "low threshold", "high threshold", (*strata, "thresholds")
     )
-    unclipped = runs[_where(runs, clip="none")]
     shown = []
     for threshold, group in swept.groupby("clip_threshold"):
         found, _ = paired_tests(
@@ -850,18 +860,7 @@ def f10_clip_threshold(tables) -> Finding:
         )
         shown += found
     _, shown = significance.decide(shown, A_BETTER)
-    table = threshold_table(
-        pd.concat(
-            [
-                swept,
-                unclipped[
-                    unclipped["run_id"].isin(
-                        _pairs(tables, swept, unclipped, vary=CLIPPING)["run_id_b"]
-                    )
-                ],
-            ]
-        )
-    )
+    table = threshold_table(pd.concat([swept, unclipped]))
     lines = [
         f"{r.task_label} {r.optimizer} {r.cell} {r.scheme} {r.clip}"
         + (f" {r.threshold:g}" if r.clip != "none" else "")

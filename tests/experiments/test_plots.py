@@ -306,3 +306,29 @@ def test_gradient_through_time_shows_step_one_and_each_runs_last_step():
     assert not axes[0, 0].texts and not axes[0, 1].texts
     title = figure.get_suptitle()
     assert "at initialisation (step 1)" in title and "end of training (step 200/400)" in title
+
+
+def test_clip_rate_plots_the_outcome_against_the_share_of_steps_clipped():
+    from tests.experiments.test_findings import SOLVED, U, run_rows, tables_of
+
+    relu = dict(scheme="relu_candidate", clip="global_clipnorm")
+    tables = tables_of(
+        run_rows(SOLVED, clipped_steps=0.6, clip_threshold=0.1, **relu),  # clips often
+        run_rows([U] * 4 + [500] * 4, clipped_steps=0.1, clip_threshold=4.0, **relu),
+        run_rows([U] * 8, scheme="relu_candidate", clip="none"),
+    )
+    figure = plots.clip_rate(tables)
+    solved_ax, step_ax = (ax for ax in figure.axes if ax.get_xlim()[1] == 1.05)
+    assert solved_ax.get_title() == "optimizer: adam"
+    assert "adding50 lstm relu_candidate" in solved_ax.get_ylabel()
+    (solved,) = data_lines(solved_ax)
+    assert solved.get_label() == "global_clipnorm"
+    # from unclipped (share 0) through the high threshold to the low one, in order of clip rate
+    assert list(solved.get_xdata()) == [0.0, 0.1, 0.6]
+    assert list(solved.get_ydata()) == [0.0, 0.5, 1.0]
+    (step,) = data_lines(step_ax)
+    assert np.isnan(step.get_ydata()[0]) and list(step.get_ydata()[1:]) == [500.0, 300.0]
+    labels = [text.get_text() for text in solved_ax.texts]
+    assert labels == ["none", "4", "0.1"]
+    names = [plot.name for plot in plots.plot_list(tables)]
+    assert "clip_rate" in names
