@@ -887,6 +887,33 @@ FINDINGS = (
     f10_clip_threshold,
 )
 
+# Which grid decides what: the runs `make experiments` (configs/default.toml) gives each finding,
+# and what only configs/full.toml (a cluster's work) adds. test_config checks both grids hold them.
+SCOPE = {
+    "F1": (
+        "the ReLU-candidate LSTM unclipped and under each clip mode, adding T = 50, Adam and SGD",
+        "copy memory, longer spans (T up to 400), thresholds 0.1 / 1 / 10",
+    ),
+    "F2": ("LSTM and GRU with ReLU and hard-sigmoid gates, adding T = 50", "copy, longer spans"),
+    "F3": (
+        "gradient through time of the LSTM, GRU and tanh RNN, adding T = 50 (T = 5 control)",
+        "longer spans (T up to 400)",
+    ),
+    "F4": ("clipnorm vs global_clipnorm, ReLU-candidate and tanh LSTM, adding T = 50", "copy"),
+    "F5": ("GRU vs LSTM, adding T = 50 and 100", "copy, temporal order, longer spans"),
+    "F6": ("forget bias 0 vs 1, adding T = 50", "T = 100 and 200"),
+    "F7": ("IRNN and IndRNN vs the tanh RNN, adding T = 50", "T up to 400"),
+    "F8": (
+        "NFG, NOG, CIFG, peepholes and NOAF vs the LSTM, adding T = 50, Adam",
+        "NIG and NIAF, temporal order, copy, longer spans",
+    ),
+    "F9": ("MUT1 vs GRU vs LSTM, adding T = 50 and 100", "MUT2 and MUT3, temporal order, copy"),
+    "F10": (
+        "thresholds 0.25 and 1 for the ReLU-candidate LSTM, each clip mode, Adam and SGD",
+        "thresholds 0.1 / 1 / 10 for every cell and activation scheme, copy, longer spans",
+    ),
+}
+
 
 def judge(tables) -> list[Finding]:
     """Every finding of `FINDINGS`, judged on `tables` (an `analysis.Tables`)."""

@@ -187,6 +187,23 @@ def _findings_section(judged: list[findings.Finding]) -> list[Block]:
             ],
         ),
     ]
+    blocks.append(
+        _p(
+            "Which grid decides what: `make experiments` (`experiments/configs/default.toml`) "
+            "runs what each finding needs on the adding problem in minutes on two cores; "
+            "`experiments/configs/full.toml` (tens of thousands of runs, `--executor ray`) adds "
+            "the other tasks, spans and variants:"
+        )
+    )
+    blocks.append(
+        _table(
+            ("", "default grid", "full.toml adds"),
+            [
+                (f"[{key}](#{key.lower()})", default, more or "-")
+                for key, (default, more) in findings.SCOPE.items()
+            ],
+        )
+    )
     for finding in judged:
         blocks += [
             _h(3, f"{finding.key}: {finding.claim}", anchor=finding.key.lower()),

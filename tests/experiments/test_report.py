@@ -98,8 +98,13 @@ def test_report_sections_and_findings(grid_dir):
         assert match, key
         assert match.group(1) in findings.VERDICTS
     assert "Rule: " in findings_part and "Evidence:" in findings_part
+    # which grid decides what: a row per finding, in order
+    assert list(findings.SCOPE) == [f"F{n}" for n in range(1, len(findings.FINDINGS) + 1)]
+    scope = findings_part[findings_part.index("Which grid decides what") :]
+    assert "| [F10](#f10) | thresholds 0.25 and 1 for the ReLU-candidate LSTM" in scope
     # the verdict table states the step budget beside every verdict
-    rows = [line for line in findings_part.splitlines() if re.match(r"\| \[F\d+\]", line)]
+    verdict_table = findings_part[: findings_part.index("Which grid decides what")]
+    rows = [line for line in verdict_table.splitlines() if re.match(r"\| \[F\d+\]", line)]
     assert len(rows) == len(findings.FINDINGS) == 10
     verdicts = [row.split(" | ")[2] for row in rows]
     for row, verdict in zip(rows, verdicts, strict=True):
