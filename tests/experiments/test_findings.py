@@ -149,6 +149,25 @@ def test_f1_tests_each_clip_mode_and_optimizer_on_its_own():
     assert result.verdict == SUPPORTED
 
 
+def test_f1_judges_each_clip_mode_at_its_lowest_threshold():
+    # a second threshold (F10's sweep) is shown beside, not added to the verdict's tests
+    groups = [
+        *f1(SOLVED, [U] * 8),
+        run_rows(
+            [U] * 4 + [300] * 4, scheme="relu_candidate", clip="global_clipnorm", clip_threshold=4.0
+        ),
+        run_rows(SOLVED, scheme="relu_candidate", clip="clipnorm", clip_threshold=4.0),
+    ]
+    result = judged(findings.f1_relu_candidate, *groups)
+    assert {c.label for c in result.comparisons} == {
+        "adding50 adam global_clipnorm 0.25",
+        "adding50 adam clipnorm 4",  # the only threshold of its mode
+    }
+    assert result.verdict == SUPPORTED
+    (beside,) = [c for c in result.context if not c.label.startswith("tanh")]
+    assert beside.label == "adding50 adam global_clipnorm 4" and beside.outcome == "undecided"
+
+
 def test_f1_leaves_out_a_task_that_no_run_solved():
     # At length 20 nothing solves: clipped "learned" beats unclipped on loss, but that task must
     # not decide the claim (it carries no information on solving); length 50 has no effect.
