@@ -162,6 +162,19 @@ def _lstm_parts(f: Finding) -> str:
     return f"**LSTM parts:** {verdict}{'; '.join(parts)} ({link(f)}{_undecided(f)})."
 
 
+def _beats(finding: Finding) -> str:
+    """The significant comparisons per pair of arms, e.g. "gru beat mut1 (on adding50, adding100)"."""
+    wins: dict[tuple[str, str], list[str]] = {}
+    for c in finding.comparisons:
+        if c.favours_a or c.favours_b:
+            pair = (c.a, c.b) if c.favours_a else (c.b, c.a)
+            wins.setdefault(pair, []).append(c.label)
+    return "; ".join(
+        f"{winner} beat {loser} (on {', '.join(labels)})"
+        for (winner, loser), labels in wins.items()
+    )
+
+
 def _mut(f: Finding) -> str:
     if f.verdict == SUPPORTED:
         return (
@@ -171,7 +184,7 @@ def _mut(f: Finding) -> str:
     if f.verdict == CONTRADICTED:
         return (
             "**GRU or MUT1 instead of an LSTM:** not interchangeable here: "
-            f"{_wins(f)} did better ({link(f)})."
+            f"{_beats(f)} ({link(f)})."
         )
     return _open("GRU or MUT1 instead of an LSTM", "whether they do at least as well", f)
 

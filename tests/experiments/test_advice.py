@@ -141,6 +141,15 @@ def test_lstm_parts_name_what_to_keep_and_what_can_go():
 
 
 def test_mut_names_the_winner():
-    f9 = finding("F9", CONTRADICTED, [comparison("adding100 adam", "mut1", "lstm", -1)])
-    assert "lstm on adding100 adam did better" in sentence("**GRU or MUT1", F9=f9)
+    f9 = finding(
+        "F9",
+        CONTRADICTED,
+        [
+            comparison("adding50", "gru", "lstm", +1),
+            comparison("adding50", "mut1", "gru", -1),
+            comparison("adding100", "mut1", "gru", -1),
+        ],
+    )
+    line = sentence("**GRU or MUT1", F9=f9)
+    assert "gru beat lstm (on adding50); gru beat mut1 (on adding50, adding100)" in line
     assert "either" in sentence("**GRU or MUT1", F9=finding("F9", SUPPORTED))
