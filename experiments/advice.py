@@ -202,7 +202,13 @@ def _threshold(f: Finding) -> str:
             f"**{topic}:** a low threshold did not help: {_wins(f)} did better, so clip rarely "
             f"(a high threshold) here ({link(f)})."
         )
-    return _open(topic, "whether a low threshold (clipping often) does better", f)
+    sentence = _open(topic, "whether a low threshold (clipping often) does better", f)
+    if f.verdict == NOT_TESTED:
+        return sentence
+    return sentence[:-1] + (
+        "; the plot of the outcome against the share of clipped steps shows each threshold's "
+        "solved share and time to solve."
+    )
 
 
 def _open(topic: str, question: str, f: Finding) -> str:

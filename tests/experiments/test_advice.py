@@ -115,7 +115,8 @@ def test_threshold_follows_the_verdict():
     undecided = finding(
         "F10", INCONCLUSIVE, [comparison("adding50 adam", "low threshold", "high threshold", 0)]
     )
-    assert "could not decide" in sentence("**Clipping threshold", F10=undecided)
+    line = sentence("**Clipping threshold", F10=undecided)
+    assert "could not decide" in line and "plot of the outcome against the share" in line
 
 
 def test_lstm_parts_name_what_to_keep_and_what_can_go():
