@@ -100,7 +100,7 @@ def _check_and_train(args, helpers) -> int:
         busy = min(args.workers, len(groups))
         print(
             f"{len(specs)} runs in {len(groups)} seed group(s), about {total / 60:.1f} min on one "
-            f"core, {total / 60 / busy:.1f} min with {args.workers} workers"
+            f"core, {total / 60 / busy:.1f} min with {args.workers} worker(s)"
         )
         if len(groups) < args.workers:
             print(
