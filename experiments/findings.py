@@ -672,7 +672,7 @@ def f8_lstm_ablations(tables) -> Finding:
     if len(np_pairs):
         found["NP"] = np_pairs
     hurts = [label for label, _, _ in HURTS if label in found]
-    harmless = [label for label in ("NOG", "CIFG", "NP") if label in found]
+    harmless = [label for label in (*(h for h, _, _ in HARMLESS), "NP") if label in found]
     if not hurts or not harmless:
         return _not_tested(
             "F8",

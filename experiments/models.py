@@ -158,23 +158,17 @@ def matched_gate_biases(spec: RunSpec) -> dict[str, float]:
 def match_gate_biases(model: keras.Model, spec: RunSpec) -> None:
     """Sets the gate biases of every recurrent layer of a built model to `matched_gate_biases`.
 
-    Bias layouts (blocks of `units`): LSTM [i, f, c, o] less a removed gate's block (CIFG and NIG
-    [f, c, o], NFG [i, c, o], NOG [i, f, c]), GRU and MUT1-3 [z, r, h]; a GRU with
-    `reset_after` has a `(2, 3*units)` bias, input row then recurrent row, whose sum is the gate's
-    pre-activation: b' goes in the input row, 0 in the recurrent row. The candidate's block (c, h)
-    keeps its value.
+    Bias layouts (blocks of `units`): the LSTM family's `cell.blocks` ([i, f, c, o] less CIFG's
+    input block and each removed gate's), GRU and MUT1-3 [z, r, h]; a GRU with `reset_after` has
+    a `(2, 3*units)` bias, input row then recurrent row, whose sum is the gate's pre-activation:
+    b' goes in the input row, 0 in the recurrent row. The candidate's block (c, h) keeps its value.
     """
     values = matched_gate_biases(spec)
-    if spec.cell in LSTM_CELLS:
-        removed = {"cifg": "i", **{cell: gate[0] for cell, gate in LSTM_ABLATIONS.items()}}
-        blocks = tuple(b for b in "ifco" if b != removed.get(spec.cell))
-    elif spec.cell == "gru" or spec.cell in MUT_CELLS:
-        blocks = ("z", "r", "h")
-    else:
-        raise ValueError(f"gate_init 'matched' does not support cell {spec.cell!r}")
     n = spec.units
     for depth in range(1, spec.depth + 1):
-        bias_variable = model.get_layer(f"rnn_{depth}").cell.bias
+        cell = model.get_layer(f"rnn_{depth}").cell
+        blocks = [name[0] for name in cell.blocks] if spec.cell in LSTM_CELLS else "zrh"
+        bias_variable = cell.bias
         bias = bias_variable.numpy()
         for index, block in enumerate(blocks):
             if block in values:
