@@ -2,7 +2,7 @@
 
 One implementation serves every instrumented training step of the project: `GradientMonitor`
 (a callback for any Keras model), the experiment engine's single-run step
-(`experiments.training`) and its seed-group step (`experiments.group_training`), which holds S
+(`experiments.engine.training`) and its seed-group step (`experiments.engine.group_training`), which holds S
 seeds' weights along a seed axis and clips each seed alone. Written with `keras.ops` only, so it
 runs on any backend.
 
@@ -79,7 +79,7 @@ def clip_gradients(
             (all gradients rescaled together to global norm <= t; Pascanu et al. 2013).
         threshold: t, > 0.
         seed_axes: None for one model's gradients. For a seed group (S models' weights stacked
-            along a seed axis, `experiments.seed_axis`), the seed axis of each gradient: each
+            along a seed axis, `experiments.engine.seed_axis`), the seed axis of each gradient: each
             seed is then clipped alone (its own per-variable norms, its own global norm), and
             its results equal those of its single run.
 

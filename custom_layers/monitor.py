@@ -413,7 +413,7 @@ def _unscaled(grads: list, variables: list, optimizer) -> list:
 
 
 def _write_csv(path: Path, columns, rows) -> None:
-    """Writes a CSV table through a temporary file and one rename (as `experiments.files`)."""
+    """Writes a CSV table through a temporary file and one rename (as `experiments.records.files`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)

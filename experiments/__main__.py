@@ -62,7 +62,7 @@ def _run_command(args) -> int:
         return EXIT_CONFIG_ERROR
     helpers = None
     if args.executor == "local" and args.workers > 1 and not args.dry_run:
-        from experiments.workers import HelperPool, threads_per_worker
+        from experiments.engine.workers import HelperPool, threads_per_worker
 
         # Started before this process imports TensorFlow (to check the grid), so the helpers'
         # imports overlap with it.
@@ -75,8 +75,8 @@ def _run_command(args) -> int:
 
 
 def _check_and_train(args, helpers) -> int:
-    from experiments.config import ConfigError, load_grid
-    from experiments.runner import estimate_seconds
+    from experiments.engine.runner import estimate_seconds
+    from experiments.grid.config import ConfigError, load_grid
 
     try:
         grid = load_grid(args.config, seeds=args.seeds)
@@ -88,7 +88,7 @@ def _check_and_train(args, helpers) -> int:
         print(f"error: no run id of grid {grid.name!r} contains {args.only!r}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
     if args.dry_run:
-        from experiments.execution import seed_groups
+        from experiments.engine.execution import seed_groups
 
         groups = seed_groups(specs)
         total = 0.0
@@ -109,7 +109,7 @@ def _check_and_train(args, helpers) -> int:
                 "(lower `seed_group` in the grid to split the seeds into more groups)"
             )
         return 0
-    from experiments.runner import GridLocked, run_grid
+    from experiments.engine.runner import GridLocked, run_grid
 
     try:
         result = run_grid(
@@ -139,13 +139,13 @@ def _check_and_train(args, helpers) -> int:
         f"records in {grid_dir}/runs"
     )
     if args.no_report:
-        from experiments.report import write_summary
+        from experiments.results.report import write_summary
 
         write_summary(grid_dir)
         print(f"{summary}, table in {grid_dir / 'summary.csv'}")
         print(f"report: python -m experiments report {grid_dir}")
     else:
-        from experiments.report import write_report
+        from experiments.results.report import write_report
 
         report_path = write_report(grid_dir)
         print(f"{summary}, table in {grid_dir / 'summary.csv'}")
@@ -158,7 +158,7 @@ def _check_and_train(args, helpers) -> int:
 
 
 def _report_command(args) -> int:
-    from experiments.report import write_report
+    from experiments.results.report import write_report
 
     grid_dir = Path(args.grid_dir)
     if not grid_dir.is_dir():
@@ -175,7 +175,7 @@ def _report_command(args) -> int:
 
 
 def _bench_command(args) -> int:
-    from experiments.bench import run_bench
+    from experiments.engine.bench import run_bench
 
     run_bench(Path(args.out), quick=args.quick)
     print(f"written: {Path(args.out) / 'bench.csv'}")
@@ -183,7 +183,7 @@ def _bench_command(args) -> int:
 
 
 def _tasks_command(args) -> int:
-    from experiments.tasks import describe_tasks
+    from experiments.grid.tasks import describe_tasks
 
     print(describe_tasks())
     return 0

@@ -67,7 +67,7 @@ BUILTIN_SCHEMES = {
 }
 SCHEMES = tuple(BUILTIN_SCHEMES)
 
-# Task names, in the order of the tables (`experiments.tasks.TASKS` maps each to its class).
+# Task names, in the order of the tables (`experiments.grid.tasks.TASKS` maps each to its class).
 TASK_NAMES = ("adding", "copy", "temporal_order", "digits")
 
 # The characters a user-chosen name that becomes part of a path (grid, scheme) may hold.

@@ -82,9 +82,11 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_is_read_from_the_source():
     graph = import_graph()
-    assert "experiments.execution" in graph["experiments.runner"]
-    assert "experiments.execution" in graph["experiments.workers"]  # an import inside a function
-    assert "experiments.config" in graph["experiments.models"]
+    assert "experiments.engine.execution" in graph["experiments.engine.runner"]
+    assert (
+        "experiments.engine.execution" in graph["experiments.engine.workers"]
+    )  # an import inside a function
+    assert "experiments.grid.config" in graph["experiments.engine.models"]
 
 
 def test_find_cycle_finds_one():

@@ -344,7 +344,7 @@ def test_csv_files_have_a_grid_runs_columns(tmp_path):
 
 
 def test_the_engine_and_the_monitor_share_one_implementation():
-    from experiments import group_training, training
+    from experiments.engine import group_training, training
 
     assert training.clip_gradients is gradients.clip_gradients
     assert group_training.clip_gradients is gradients.clip_gradients

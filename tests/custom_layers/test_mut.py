@@ -5,7 +5,7 @@ MUT has no Keras built-in, so the evidence that the cell computes what its docst
   equations and weight layout, for inputs of `units` features (the paper's raw x_t) and of another
   width (the input projection), for swapped activations, under masking and in `Bidirectional`;
 - gradients against central finite differences in float64;
-- the seed axis of the experiments' seed groups (`experiments.seed_axis.stacked`): each seed of a
+- the seed axis of the experiments' seed groups (`experiments.engine.seed_axis.stacked`): each seed of a
   stacked layer computes what a single layer with its weights computes;
 - `.keras` files of all three variants loading in a fresh process with `safe_mode=True`.
 
@@ -283,7 +283,7 @@ def test_each_seed_of_a_stacked_layer_computes_its_single_layer(variant, width):
     (S, 1, n))."""
     import tensorflow as tf
 
-    from experiments import seed_axis
+    from experiments.engine import seed_axis
 
     seeds, features = 3, WIDTHS[width]
     rng = np.random.default_rng(6)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments import runner
-from experiments.config import RunSpec, load_grid
+from experiments.engine import runner
+from experiments.grid.config import RunSpec, load_grid
 
 SMOKE_TOML = Path(__file__).parents[2] / "experiments" / "configs" / "smoke.toml"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments import advice, significance
-from experiments.findings import CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED, Finding
+from experiments.results import advice, significance
+from experiments.results.findings import CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED, Finding
 
 
 def comparison(label, a, b, effect):

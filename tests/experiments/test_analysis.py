@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import analysis, records
-from experiments.config import RunSpec, task_for
-from experiments.files import write_frame
+from experiments.grid.config import RunSpec, task_for
+from experiments.records import writer as records
+from experiments.records.files import write_frame
+from experiments.results import analysis
 from experiments.vocabulary import BUILTIN_SCHEMES, STEP_COLUMNS, TMP_PREFIX
 
 ROOT = Path(__file__).parents[2]
@@ -179,7 +180,7 @@ def test_loss_baseline_of_every_task(task, params, expected):
 
 def test_analysis_report_and_plots_do_not_import_tensorflow():
     code = (
-        "import sys, experiments.report, experiments.plots, experiments.findings; "
+        "import sys, experiments.results.report, experiments.results.plots, experiments.results.findings; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'jax')]; "
         "assert not bad, bad"
     )

@@ -7,7 +7,7 @@ import io
 import math
 import re
 
-from experiments import bench
+from experiments.engine import bench
 
 
 def test_quick_bench_writes_every_comparison(tmp_path):

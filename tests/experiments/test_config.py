@@ -1,4 +1,4 @@
-"""Tests of `experiments.config` and the CLI's config handling: expansion, run ids, validation.
+"""Tests of `experiments.grid.config` and the CLI's config handling: expansion, run ids, validation.
 
 Bad grids go through the CLI entry point in-process (`experiments.__main__.main`): exit code 2, the
 expected message on stderr, and nothing written to the out folder. `--dry-run`, `--only` and
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from experiments.__main__ import EXIT_CONFIG_ERROR, main, parse_seeds
-from experiments.config import ConfigError, RunSpec, expand_grid, load_grid, matched_gate_bias
+from experiments.grid.config import ConfigError, RunSpec, expand_grid, load_grid, matched_gate_bias
 from experiments.vocabulary import BUILTIN_SCHEMES, CELLS, CLIP_MODES
 
 CONFIGS = Path(__file__).parents[2] / "experiments" / "configs"

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from experiments.__main__ import EXIT_CONFIG_ERROR, main
-from experiments.config import ConfigError, expand_grid, load_grid
+from experiments.grid.config import ConfigError, expand_grid, load_grid
 from experiments.vocabulary import NAME_PATTERN
 
 SMOKE = Path(__file__).parents[2] / "experiments" / "configs" / "smoke.toml"

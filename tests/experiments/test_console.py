@@ -1,7 +1,7 @@
 """A run prints no TensorFlow C++ line that looks like an error when nothing is wrong.
 
 TF 2.21's grappler remapper fails on a ReLU inside an RNN's while loop and logs `E0000` lines
-(`experiments.execution.REMAPPER_BREAKING`); the engine turns the remapper off for those runs only.
+(`experiments.engine.execution.REMAPPER_BREAKING`); the engine turns the remapper off for those runs only.
 The check needs a fresh process: the lines come from C++ on file descriptor 2, and the remapper
 option is process-wide.
 """
@@ -19,7 +19,8 @@ from tests.experiments.run_helpers import REPO
 SCRIPT = r"""
 import json, sys
 import tensorflow as tf
-from experiments import config, execution
+from experiments.grid import config
+from experiments.engine import execution
 
 grid = config.expand_grid({
     "name": "console", "seeds": [0],

@@ -1,4 +1,4 @@
-"""TensorBoard event files (`experiments.events`), read back with TensorBoard's own reader and its
+"""TensorBoard event files (`experiments.records.events`), read back with TensorBoard's own reader and its
 HParams plugin; `report` writing them for runs that lack them; `load_steps`.
 
 Records are written without training (`write_fake_run`, through `records.write_run` as a grid
@@ -29,8 +29,9 @@ from tensorboard.plugins.hparams import api_pb2, backend_context, list_session_g
 from tensorboard.util import tensor_util
 from test_analysis import write_fake_run, write_runs
 
-from experiments import analysis, events, report
 from experiments.__main__ import main
+from experiments.records import events
+from experiments.results import analysis, report
 from experiments.vocabulary import EVAL_COLUMNS, STEP_COLUMNS
 
 ROOT = Path(__file__).parents[2]
@@ -336,7 +337,7 @@ def test_events_and_load_steps_need_no_tensorflow(grid):
     """The results side writes the event files and loads the steps without TensorFlow."""
     (next((grid / "runs").iterdir()) / events.RUN_EVENTS_FILE).unlink()
     code = (
-        "import sys; from pathlib import Path; from experiments import load_steps, report; "
+        "import sys; from pathlib import Path; from experiments import load_steps; from experiments.results import report; "
         f"grid = Path({str(grid)!r}); assert len(report.write_events(grid, "
         "report.analysis.load(grid))) == 1; load_steps(grid); "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'jax')]; "

@@ -25,9 +25,9 @@ import pandas as pd
 import pytest
 from run_helpers import REPO, assert_complete, cli, run_folders, summary
 
-from experiments import runner
 from experiments.__main__ import main
-from experiments.config import expand_grid, load_grid
+from experiments.engine import runner
+from experiments.grid.config import expand_grid, load_grid
 
 # Runs long enough (a few seconds each) that a kill or a Ctrl-C lands mid-run.
 SLOW_BASE = {
@@ -187,8 +187,8 @@ def test_two_run_commands_at_once_leave_one_whole_grid(tmp_path):
 DETERMINISTIC_SCRIPT = """
 import sys
 from pathlib import Path
-from experiments import runner
-from experiments.config import expand_grid
+from experiments.engine import runner
+from experiments.grid.config import expand_grid
 grid = expand_grid({"name": "det", "seeds": [3, 4], "base": {**%r, "deterministic": True},
                     "sweep": [{"cell": ["lstm", "gru"], "clip": "global_clipnorm"}]})
 runner.run_grid(grid, Path(sys.argv[1]), workers=1)

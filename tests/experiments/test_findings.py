@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import analysis, findings
-from experiments.config import RunSpec
-from experiments.findings import CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED
+from experiments.grid.config import RunSpec
+from experiments.results import analysis, findings
+from experiments.results.findings import CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED
 from experiments.vocabulary import BUILTIN_SCHEMES
 
 BASE = dict(grid="synthetic", task="adding", length=50, units=8, steps=1000, clip_threshold=0.25)

@@ -1,4 +1,4 @@
-"""Tests of `experiments.models`: every field of a run spec that reaches the layers reaches them.
+"""Tests of `experiments.engine.models`: every field of a run spec that reaches the layers reaches them.
 
 Each test builds the layer, model or optimizer of a spec and reads back what the spec set: the
 activation of each scheme part (as the cell's attribute and in a one-step forward pass against a
@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from custom_layers import MaxAbs
-from experiments import models
-from experiments.config import RunSpec, task_for
+from experiments.engine import models
+from experiments.grid.config import RunSpec, task_for
 from experiments.vocabulary import (
     BUILTIN_SCHEMES,
     CELLS,

@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from experiments import analysis, plots, report, runner
-from experiments.config import load_grid
+from experiments.engine import runner
+from experiments.grid.config import load_grid
+from experiments.results import analysis, plots, report
 
 SMOKE = Path(__file__).parents[2] / "experiments" / "configs" / "smoke.toml"
 SUBSET = (

@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 from test_analysis import write_fake_run, write_runs
 
-from experiments import events, findings, report
 from experiments.__main__ import main
+from experiments.records import events
+from experiments.results import findings, report
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests of `experiments.runner`, `experiments.records` and the `run` command end to end.
+"""Tests of `experiments.engine.runner`, `experiments.records.writer` and the `run` command end to end.
 
 - the smoke grid (`experiments/configs/smoke.toml`) completes, run once per session in-process,
   and its records have the columns, rows and names docs/architecture.md promises;
@@ -36,10 +36,13 @@ from run_helpers import (  # noqa: E402
 )
 from test_events import assert_events_hold_the_csvs, hparam_values, read_events
 
-from experiments import analysis, events, models, records, runner
 from experiments.__main__ import main
-from experiments.config import RunSpec, load_grid, task_for
-from experiments.execution import set_threads, train_run
+from experiments.engine import models, runner
+from experiments.engine.execution import set_threads, train_run
+from experiments.grid.config import RunSpec, load_grid, task_for
+from experiments.records import events
+from experiments.records import writer as records
+from experiments.results import analysis
 
 STEP_COLUMNS = [
     "step",

@@ -19,9 +19,9 @@ import keras
 import numpy as np
 import pytest
 
-from experiments import group_training, models, training
-from experiments.config import RunSpec, task_for
-from experiments.execution import seed_groups, train_group
+from experiments.engine import group_training, models, training
+from experiments.engine.execution import seed_groups, train_group
+from experiments.grid.config import RunSpec, task_for
 from experiments.vocabulary import (
     CELLS,
     CLIP_MODES,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from experiments import significance as sig
-from experiments.significance import A_BETTER, COMPARABLE, DIFFERENT, MARGIN, NOT_WORSE
+from experiments.results import significance as sig
+from experiments.results.significance import A_BETTER, COMPARABLE, DIFFERENT, MARGIN, NOT_WORSE
 
 
 def test_score_orders_solved_early_then_late_then_unsolved_by_loss_then_diverged():

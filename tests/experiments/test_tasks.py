@@ -1,12 +1,12 @@
-"""Tests of `experiments.tasks`: targets recomputed from the inputs, baselines, seeding, errors."""
+"""Tests of `experiments.grid.tasks`: targets recomputed from the inputs, baselines, seeding, errors."""
 
 import math
 
 import numpy as np
 import pytest
 
-from experiments import tasks
-from experiments.tasks import (
+from experiments.grid import tasks
+from experiments.grid.tasks import (
     TASKS,
     AddingTask,
     CopyTask,

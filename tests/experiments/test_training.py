@@ -1,4 +1,4 @@
-"""Tests of `experiments.training`: the logged gradients are the ones the optimizer applied.
+"""Tests of `experiments.engine.training`: the logged gradients are the ones the optimizer applied.
 
 Every logged quantity is checked against an independent computation: gradients from a separate
 `tf.GradientTape`, clipping from a numpy re-implementation of Keras's rules and from Keras's own
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from experiments import models, training
-from experiments.tasks import make_task
+from experiments.engine import models, training
+from experiments.grid.tasks import make_task
 
 MODES = ("clipvalue", "clipnorm", "global_clipnorm")
 

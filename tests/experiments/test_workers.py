@@ -1,4 +1,4 @@
-"""The helper processes of the local executor (`experiments.workers`).
+"""The helper processes of the local executor (`experiments.engine.workers`).
 
 - the module imports no TensorFlow, so `run` can start the helpers before it imports TensorFlow;
 - `close` stops a run in flight between two steps (its future gives None), instead of waiting for
@@ -17,13 +17,13 @@ import time
 
 from run_helpers import REPO
 
-from experiments import runner, workers
-from experiments.config import load_grid
+from experiments.engine import runner, workers
+from experiments.grid.config import load_grid
 
 
 def test_workers_module_imports_no_tensorflow():
     code = (
-        "import sys, experiments.workers; "
+        "import sys, experiments.engine.workers; "
         "print(sorted(m for m in ('tensorflow', 'keras', 'numpy') if m in sys.modules))"
     )
     done = subprocess.run(

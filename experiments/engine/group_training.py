@@ -1,6 +1,6 @@
 """Training a seed group: the runs of one configuration that differ only in their seed, together.
 
-The group's model holds every seed's weights along a seed axis (`experiments.seed_axis`), so one
+The group's model holds every seed's weights along a seed axis (`experiments.engine.seed_axis`), so one
 model build, one trace and one compiled step serve all S seeds, and each step runs one batched
 matmul per time step instead of S small ones. Each seed keeps exactly what its single run has:
 
@@ -34,9 +34,9 @@ import tensorflow as tf
 from keras import ops
 
 from custom_layers.gradients import along, clip_gradients, gradient_stats, timestep_norms
-from experiments import models, seed_axis
-from experiments.config import RunSpec
-from experiments.training import TrainingLog, eval_due, timesteps_due, variable_names
+from experiments.engine import models, seed_axis
+from experiments.engine.training import TrainingLog, eval_due, timesteps_due, variable_names
+from experiments.grid.config import RunSpec
 from experiments.vocabulary import DIVERGED
 
 # The per-seed scalars of `stats`, in column order; the variable norms and their clipped values

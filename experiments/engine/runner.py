@@ -8,7 +8,7 @@ disk (Ray) and an interrupted grid leaves no half-written run folder. A run that
 recorded as `failed` with its traceback and the grid goes on; a run that diverges is a result
 (`diverged`), not a failure; a helper process that dies (killed, out of memory) has its run tried
 again up to `retries` times, then recorded as `failed`. Local workers are the driver itself (one
-run at a time, in a thread) and `workers - 1` helper processes (`experiments.workers`)."""
+run at a time, in a thread) and `workers - 1` helper processes (`experiments.engine.workers`)."""
 
 from __future__ import annotations
 
@@ -23,11 +23,17 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from experiments import records
-from experiments.config import Grid, RunSpec, task_for
-from experiments.execution import Group, failed_run_files, seed_groups, set_threads, train_group
+from experiments.engine.execution import (
+    Group,
+    failed_run_files,
+    seed_groups,
+    set_threads,
+    train_group,
+)
+from experiments.engine.workers import HelperPool, threads_per_worker
+from experiments.grid.config import Grid, RunSpec, task_for
+from experiments.records import writer as records
 from experiments.vocabulary import CELL_BLOCKS, FAILED, LOCK_FILE, STATUSES, SUMMARY_FILE
-from experiments.workers import HelperPool, threads_per_worker
 
 # Seconds per (step x time step x gates x units^2) and per run or group, and a group's step time
 # in single-run steps (a fixed part plus a part per seed), from runs on the 2-core machine; only

@@ -12,9 +12,9 @@ from __future__ import annotations
 import keras
 
 from custom_layers import IndRNN, SwappableGRU, SwappableLSTM, SwappableMUT, SwappableSimpleRNN
-from experiments import seed_axis
-from experiments.config import RunSpec, matched_gate_bias
-from experiments.tasks import Task
+from experiments.engine import seed_axis
+from experiments.grid.config import RunSpec, matched_gate_bias
+from experiments.grid.tasks import Task
 from experiments.vocabulary import (
     GATED_CELLS,
     LSTM_ABLATIONS,
@@ -33,7 +33,7 @@ assert tuple(_OPTIMIZER_CLASSES) == OPTIMIZERS, "a vocabulary optimizer without 
 
 
 def _seeded(layer_class: type, seeds: int | None) -> type:
-    """`layer_class`, or its seed-group variant for `seeds` seeds (`experiments.seed_axis`)."""
+    """`layer_class`, or its seed-group variant for `seeds` seeds (`experiments.engine.seed_axis`)."""
     return layer_class if seeds is None else seed_axis.stacked(layer_class, seeds)
 
 
@@ -125,7 +125,7 @@ def build_model(spec: RunSpec, task: Task, seeds: int | None = None) -> keras.Mo
 
     With `seeds` = S, the model of a seed group: every weight has a seed axis (zeros until the
     seeds' own initial weights are copied in, `gate_init` included) and `batch` is S batches one
-    after another, each computed with its own seed's weights (`experiments.seed_axis`).
+    after another, each computed with its own seed's weights (`experiments.engine.seed_axis`).
     """
     keras.utils.set_random_seed(spec.seed)
     sequence_output = task.output_kind == "sequence_classification"

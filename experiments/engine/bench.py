@@ -5,7 +5,7 @@ shared machine falls on both sides alike. Speed lives here; correctness lives in
 
 1. cells vs Keras built-ins: training steps/s of `SwappableLSTM` / `SwappableGRU` vs
    `keras.layers.LSTM` / `GRU` (default activations), and the ReLU-gate LSTM vs the default one;
-2. instrumentation: the instrumented step (`experiments.training`) vs a plain compiled Keras
+2. instrumentation: the instrumented step (`experiments.engine.training`) vs a plain compiled Keras
    train step on the same model, with and without the gradient-through-time record every 50 steps;
    and `fit` with `GradientMonitor` vs a plain `fit` (Keras's LSTM);
 3. seed groups: runs per hour of one configuration of the default grid's shape (adding, T = 50,
@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from experiments.files import csv_text, write_atomic
+from experiments.records.files import csv_text, write_atomic
 from experiments.vocabulary import RUNS_DIR, SUMMARY_FILE
 
 ROOF_FLOPS = 160e9  # matmul roof measured on the 2-core machine (float32 GEMM)
@@ -143,8 +143,8 @@ def instrumentation_rows(shape: Shape, steps: int, repeats: int) -> list[dict]:
     import numpy as np
     import tensorflow as tf
 
-    from experiments import models, training
-    from experiments.config import RunSpec
+    from experiments.engine import models, training
+    from experiments.grid.config import RunSpec
 
     spec = RunSpec(units=shape.units, batch_size=shape.batch, clip="global_clipnorm")
     rng = np.random.default_rng(0)
@@ -231,7 +231,7 @@ def monitor_rows(shape: Shape, steps: int, repeats: int) -> list[dict]:
 
 def seed_group_spec(cell: str, steps: int, quick: bool = False):
     """One configuration of the default grid's shape (`configs/default.toml`), seed 0."""
-    from experiments.config import RunSpec
+    from experiments.grid.config import RunSpec
 
     if quick:
         return RunSpec(task="adding", length=5, cell=cell, units=4, steps=steps, eval_every=2,
@@ -245,7 +245,7 @@ def time_seeds(cell: str, seeds: int, seed_group: int, steps: int, quick: bool =
     """Trains `seeds` seeds of `seed_group_spec` in this process, in groups of `seed_group`;
     returns the training seconds (from the first model build to the last record) and the
     process's peak resident memory in MiB."""
-    from experiments.execution import seed_groups, set_threads, train_group
+    from experiments.engine.execution import seed_groups, set_threads, train_group
 
     set_threads(1)  # one worker's share on the 2-core machine with 2 workers
     base = replace(seed_group_spec(cell, steps, quick), seed_group=seed_group)
@@ -284,7 +284,7 @@ def seed_group_rows(
         for _ in range(repeats):
             for group_size in (seeds, 1):
                 code = (
-                    "import json; from experiments.bench import time_seeds; "
+                    "import json; from experiments.engine.bench import time_seeds; "
                     f"print(json.dumps(time_seeds({cell!r}, {seeds}, {group_size}, {steps}, "
                     f"{quick})))"
                 )
@@ -316,7 +316,7 @@ def grid_rows(workers_list=(1, 2), repeats: int = 3, only: str | None = None) ->
     runs it (interpreter start, TensorFlow import and helper start-up included), in alternating
     repeats, medians. `only` keeps the runs whose id contains it (the quick check).
     """
-    from experiments.config import load_grid
+    from experiments.grid.config import load_grid
 
     config = Path(__file__).parent / "configs" / "smoke.toml"
     grid = load_grid(config)
@@ -374,7 +374,7 @@ def _meets(row: dict) -> str:
 
 def run_bench(out_dir: Path, quick: bool = False, stream=sys.stdout) -> list[dict]:
     """Runs every benchmark, writes `<out_dir>/bench.csv` atomically, prints a table."""
-    from experiments.execution import set_threads
+    from experiments.engine.execution import set_threads
 
     set_threads(os.cpu_count() or 1)
     shapes = QUICK_SHAPES if quick else SHAPES

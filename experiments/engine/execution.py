@@ -2,9 +2,9 @@
 record files.
 
 The unit of work is a seed group (`seed_groups`): the runs of one configuration that differ only
-in their seed, trained together (`experiments.group_training`); a group of one is a single run
+in their seed, trained together (`experiments.engine.group_training`); a group of one is a single run
 (`train_run`, the one-run-at-a-time engine). The runner (in the driver process, and on Ray) and
-the helper processes (`experiments.workers`) all call `train_group`; neither imports the other.
+the helper processes (`experiments.engine.workers`) all call `train_group`; neither imports the other.
 A run never raises for a bad run: an exception becomes a `failed` record with its traceback, and
 a divergence is a result (`diverged`). Only the stop signal (`Stopped`) ends a run without a
 record: the grid is being stopped, and the run is trained again when the grid resumes.
@@ -15,8 +15,8 @@ from __future__ import annotations
 import time
 import traceback
 
-from experiments import records
-from experiments.config import RunSpec, task_for
+from experiments.grid.config import RunSpec, task_for
+from experiments.records import writer as records
 from experiments.vocabulary import SPEC_FILE, SUMMARY_FILE
 
 Group = tuple[RunSpec, ...]
@@ -81,7 +81,7 @@ def train_run(spec: RunSpec, stop=None) -> dict:
     start = time.perf_counter()
     try:
         _fresh_session(spec)
-        from experiments import models, training
+        from experiments.engine import models, training
 
         task = task_for(spec)
         model = models.build_model(spec, task)
@@ -108,7 +108,7 @@ def train_group(group: Group, stop=None) -> list[dict]:
     start = time.perf_counter()
     try:
         _fresh_session(group[0])
-        from experiments import group_training
+        from experiments.engine import group_training
 
         task = task_for(group[0])
         logs = group_training.train_group(list(group), task, on_step=_stop_check(stop))

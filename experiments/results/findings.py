@@ -2,7 +2,7 @@
 
 Each finding is a pure function `(tables) -> Finding`: the verdict (`SUPPORTED`, `CONTRADICTED`,
 `INCONCLUSIVE`, or `NOT_TESTED` when the grid lacks the runs the claim needs), the rule that gave
-it, in words, the exact tests it rests on (`experiments.significance`: per task, the test, its
+it, in words, the exact tests it rests on (`experiments.results.significance`: per task, the test, its
 statistic, n, p-value, effect and interval) and the evidence around them (solved counts, times to
 solve, budgets).
 
@@ -18,10 +18,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from experiments import analysis, significance
-from experiments.analysis import budgets
-from experiments.formatting import num, pct
-from experiments.significance import (
+from experiments.records.solving import SUSTAIN
+from experiments.results import analysis, significance
+from experiments.results.analysis import budgets
+from experiments.results.formatting import num, pct
+from experiments.results.significance import (
     A_BETTER,
     COMPARABLE,
     DIFFERENT,
@@ -29,7 +30,6 @@ from experiments.significance import (
     NOT_WORSE,
     Comparison,
 )
-from experiments.solving import SUSTAIN
 from experiments.vocabulary import (
     BUILTIN_SCHEMES,
     DIVERGED,

@@ -23,9 +23,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments import advice, analysis, environment, events, findings
-from experiments.files import write_atomic, write_frame
-from experiments.formatting import num, pct
+from experiments.records import environment, events
+from experiments.records.files import write_atomic, write_frame
+from experiments.results import advice, analysis, findings
+from experiments.results.formatting import num, pct
 from experiments.vocabulary import (
     FAILED,
     FINISHED,
@@ -443,7 +444,7 @@ def save_png(figure, path: Path) -> Path:
     reduced to a 256-colour palette (a third of the size; the figures use few colours)."""
     from PIL import Image  # a dependency of matplotlib
 
-    from experiments import plots
+    from experiments.results import plots
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=plots.DPI)
@@ -457,7 +458,7 @@ def save_png(figure, path: Path) -> Path:
 def draw_plots(tables: analysis.Tables, folder: Path) -> list[tuple[str, str]]:
     """Draws every figure of `plots.plot_list` into `folder` (atomically, one PNG each) and removes
     PNGs there from an earlier report; returns `(file name, caption)` pairs."""
-    from experiments import plots
+    from experiments.results import plots
 
     folder.mkdir(parents=True, exist_ok=True)
     drawn = []

@@ -6,7 +6,7 @@ evaluation is not a solution. Solving is a first passage: a run that later worse
 has still solved at s (early stopping would keep that model), so "solved within a budget of B
 steps" is the same event whether the run was trained for B steps or longer.
 
-Nothing here imports TensorFlow: `experiments.analysis` applies it to old records too.
+Nothing here imports TensorFlow: `experiments.results.analysis` applies it to old records too.
 """
 
 from __future__ import annotations

@@ -2,12 +2,12 @@
 finding's verdict (and the comparisons behind it), linking to that finding's evidence, and saying
 plainly when the data could not decide.
 
-Pure functions of the judged findings (`experiments.findings.judge`); nothing here reads records.
+Pure functions of the judged findings (`experiments.results.findings.judge`); nothing here reads records.
 """
 
 from __future__ import annotations
 
-from experiments.findings import CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED, Finding
+from experiments.results.findings import CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED, Finding
 
 
 def link(finding: Finding) -> str:

@@ -28,8 +28,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from experiments import analysis, findings
-from experiments.formatting import num
+from experiments.results import analysis, findings
+from experiments.results.formatting import num
 from experiments.vocabulary import CELLS, CLIP_MODES, FINISHED, SCHEMES
 
 DPI = 100

@@ -1,6 +1,6 @@
 """Layers that hold S independent copies of their weights, one per seed, and run them as one.
 
-A seed group (`experiments.group_training`) trains S runs that differ only in their seed. Its model
+A seed group (`experiments.engine.group_training`) trains S runs that differ only in their seed. Its model
 is built from the same layer classes as a single run's, each subclassed here (`stacked`) so that
 every weight gets a leading seed axis and every call sees its batch split by seed. The cell's own
 `call` then runs unchanged: its equations are written with `ops.matmul` (which batches over leading

@@ -68,14 +68,14 @@ def _init_helper(threads: int, stop_event) -> None:
     # Ctrl-C reaches the whole process group; the driver alone decides what to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _STOP = stop_event
-    from experiments import execution, group_training, models  # noqa: F401  the imports warm up
+    from experiments.engine import execution, group_training, models  # noqa: F401  the imports warm up
 
     execution.set_threads(threads)
 
 
 def _train_in_helper(spec_dicts: list[dict]) -> list[dict] | None:
-    from experiments import execution
-    from experiments.config import RunSpec
+    from experiments.engine import execution
+    from experiments.grid.config import RunSpec
 
     try:
         group = tuple(RunSpec.from_dict(d) for d in spec_dicts)

@@ -50,7 +50,7 @@ import tomllib
 
 from custom_layers.activations import builtin_names as activation_names
 from custom_layers.activations import resolve as resolve_activation
-from experiments.tasks import TASKS, Task, make_task
+from experiments.grid.tasks import TASKS, Task, make_task
 from experiments.vocabulary import (
     BUILTIN_SCHEMES,
     CELLS,
@@ -82,7 +82,7 @@ class RunSpec:
     """Everything one training run depends on. Its hash names the run's folder."""
 
     grid: str = "grid"  # the grid this run belongs to
-    task: str = "adding"  # a name from experiments.tasks.TASKS
+    task: str = "adding"  # a name from experiments.grid.tasks.TASKS
     length: int = 50  # sequence length T (the delay for copy)
     permuted: bool = False  # digits only: a fixed seeded pixel permutation
     cell: str = "lstm"  # one of CELLS
