@@ -12,7 +12,6 @@ findings.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -21,6 +20,18 @@ import pandas as pd
 from experiments.records.solving import SUSTAIN
 from experiments.results import analysis, significance
 from experiments.results.analysis import budgets
+from experiments.results.compare import (
+    CLIPPING,
+    context_columns,
+    describe_arm,
+    match_arms,
+    pair_runs,
+    paired_tests,
+    threshold_runs,
+    threshold_table,
+    unpaired_tests,
+    where,
+)
 from experiments.results.formatting import num, pct
 from experiments.results.significance import (
     A_BETTER,
@@ -32,8 +43,6 @@ from experiments.results.significance import (
 )
 from experiments.vocabulary import (
     BUILTIN_SCHEMES,
-    DIVERGED,
-    FINISHED,
     GATED_CELLS,
     LSTM_CELLS,
     MUT_CELLS,
@@ -53,7 +62,6 @@ RELU_CANDIDATE = {"gates": "sigmoid", "candidate": "relu", "output": "relu"}
 RELU_GATES = {"gates": "relu", "candidate": "tanh", "output": "tanh"}
 HARD_SIGMOID_GATES = {"gates": "hard_sigmoid", "candidate": "tanh", "output": "tanh"}
 ACTIVATIONS = ("scheme", "gates", "candidate", "output", "gate_init")
-CLIPPING = analysis.CLIP_FIELDS
 CLIP_MODES = ("clipvalue", "clipnorm", "global_clipnorm")
 
 # What every rule below shares; the report states them once, above the findings.
@@ -131,116 +139,6 @@ def _not_tested(key, claim, source, rule, *why) -> Finding:
 
 
 # --------------------------------------------------------------------------------------------------
-# Runs, outcomes and comparisons
-
-
-def _where(runs: pd.DataFrame, cells=None, **values) -> pd.Series:
-    """A mask of the finished runs of `cells` whose columns equal `values` (a column the grid
-    does not have matches its RunSpec default only, e.g. `gate_init` of older records)."""
-    mask = runs["status"].isin(FINISHED)
-    if cells is not None:
-        mask &= runs["cell"].isin(cells)
-    for key, value in values.items():
-        if key in runs:
-            mask &= runs[key] == value
-        elif value != analysis.LATER_FIELDS.get(key, value):
-            mask &= False
-    return mask
-
-
-def outcome(runs: pd.DataFrame) -> pd.Series:
-    """Each run's ordinal outcome (`significance.score`; lower is better)."""
-    return pd.Series(
-        significance.score(
-            runs["solved"].astype(bool),
-            runs["step_solved"],
-            runs["steps"],
-            runs["loss_ratio"],
-            runs["status"] == DIVERGED,
-        ),
-        index=runs.index,
-    )
-
-
-def _context(tables, vary) -> list[str]:
-    return [c for c in tables.spec_columns if c not in vary and c in tables.runs]
-
-
-def _matched(tables, arms: dict[str, pd.DataFrame], vary) -> dict[str, pd.DataFrame]:
-    """Keeps in each arm the runs whose context (spec columns minus `vary`) is in every arm."""
-    context = _context(tables, vary)
-    keys = {name: frame[context].apply(tuple, axis=1) for name, frame in arms.items()}
-    common = set.intersection(*(set(k) for k in keys.values())) if keys else set()
-    return {name: frame[keys[name].isin(common)] for name, frame in arms.items()}
-
-
-def _pairs(tables, a: pd.DataFrame, b: pd.DataFrame, vary) -> pd.DataFrame:
-    """Runs of `a` and `b` with the same seed and context (spec minus `vary`), side by side
-    (columns suffixed `_a`, `_b`), with each run's `outcome`."""
-    keys = [*_context(tables, vary), "seed"]
-    left = a.assign(outcome=outcome(a), _key=a[keys].apply(tuple, axis=1))
-    right = b.assign(outcome=outcome(b), _key=b[keys].apply(tuple, axis=1))
-    return left.merge(right, on="_key", suffixes=("_a", "_b"))
-
-
-def _stratum(frame: pd.DataFrame, strata, suffix: str = "") -> pd.Series:
-    """A label per row: the task label plus the values of `strata`, e.g. "adding50 sgd"."""
-    columns = ["task_label", *strata]
-    return frame[[c + suffix for c in columns]].astype(str).agg(" ".join, axis=1)
-
-
-def paired_tests(pairs: pd.DataFrame, a: str, b: str, strata=()) -> tuple[list, list[str]]:
-    """One sign test per task (and stratum) of the pairs; and the strata left out because no run
-    of them solved (they carry no information on the outcome)."""
-    tests, untestable = [], []
-    if pairs.empty:
-        return tests, untestable
-    labels = _stratum(pairs, strata, "_a")
-    for label, group in pairs.groupby(labels, sort=False):
-        if not (group["solved_a"].astype(bool).any() or group["solved_b"].astype(bool).any()):
-            untestable.append(f"{label}: {a} vs {b} ({len(group)} pairs, none solved)")
-            continue
-        tests.append(significance.paired(label, a, b, group["outcome_a"], group["outcome_b"]))
-    return tests, untestable
-
-
-def unpaired_tests(
-    a_runs: pd.DataFrame, b_runs: pd.DataFrame, a: str, b: str, strata=()
-) -> tuple[list, list[str]]:
-    """One Mann-Whitney test per task (and stratum) present in both arms; and the strata left
-    out because no run of them solved."""
-    tests, untestable = [], []
-    a_labels, b_labels = _stratum(a_runs, strata), _stratum(b_runs, strata)
-    for label in dict.fromkeys(a_labels):
-        left, right = a_runs[a_labels == label], b_runs[b_labels == label]
-        if right.empty:
-            continue
-        solved_left, solved_right = left["solved"].astype(bool), right["solved"].astype(bool)
-        if not (solved_left.any() or solved_right.any()):
-            untestable.append(
-                f"{label}: {a} vs {b} ({len(left)} vs {len(right)} runs, none solved)"
-            )
-            continue
-        tests.append(significance.unpaired(label, a, b, outcome(left), outcome(right)))
-    return tests, untestable
-
-
-def describe_arm(name: str, runs: pd.DataFrame) -> str:
-    """An arm in one line: solved count with its Wilson interval, divergences, time to solve."""
-    n = len(runs)
-    solved = int(runs["solved"].astype(bool).sum())
-    low, high = analysis.wilson_interval(solved, n)
-    diverged = int((runs["status"] == DIVERGED).sum())
-    steps = runs["step_solved"].dropna()
-    speed = f"median step solved {steps.median():.0f}" if len(steps) else "none solved"
-    ratio = runs.loc[runs["status"] != DIVERGED, "loss_ratio"].median()
-    return (
-        f"{name}: {solved}/{n} solved ({pct(solved / n if n else math.nan)}, 95% CI "
-        f"{pct(low)}-{pct(high)}), {diverged} diverged, {speed}; median final loss/baseline "
-        f"{num(ratio)}"
-    )
-
-
 def _judge(
     key, claim, source, rule, claim_kind, tests, untestable, arms, extra=(), context=()
 ) -> Finding:
@@ -288,17 +186,17 @@ def f1_relu_candidate(tables) -> Finding:
         "tanh LSTM's same comparison is shown beside it, not part of the verdict."
     )
     runs = tables.runs
-    relu = runs[_where(runs, LSTM_CELLS, **RELU_CANDIDATE)]
+    relu = runs[where(runs, LSTM_CELLS, **RELU_CANDIDATE)]
     unclipped = relu[relu["clip"] == "none"]
     clipped = relu[relu["clip"] != "none"]
     if unclipped.empty or clipped.empty:
         return _not_tested(
             "F1", claim, source, rule, "needs ReLU-candidate LSTM runs with and without clipping"
         )
-    pairs = _pairs(tables, clipped, unclipped, vary=CLIPPING)
+    pairs = pair_runs(tables, clipped, unclipped, vary=CLIPPING)
     if pairs.empty:
         return _not_tested("F1", claim, source, rule, "no clipped run has an unclipped twin")
-    keys = _context(tables, ("clip_threshold",))
+    keys = context_columns(tables, ("clip_threshold",))
     lowest = pairs["clip_threshold_a"] == pairs.groupby([f"{k}_a" for k in keys], dropna=False)[
         "clip_threshold_a"
     ].transform("min")
@@ -306,8 +204,8 @@ def f1_relu_candidate(tables) -> Finding:
     pairs = pairs[lowest]
     tests, untestable = paired_tests(pairs, "clipped", "unclipped", ("optimizer", "clip_label"))
     higher, _ = paired_tests(others, "clipped", "unclipped", ("optimizer", "clip_label"))
-    tanh = runs[_where(runs, LSTM_CELLS, **STANDARD)]
-    tanh_pairs = _pairs(
+    tanh = runs[where(runs, LSTM_CELLS, **STANDARD)]
+    tanh_pairs = pair_runs(
         tables, tanh[tanh["clip"] != "none"], tanh[tanh["clip"] == "none"], CLIPPING
     )
     reference, _ = paired_tests(tanh_pairs, "clipped", "unclipped", ("optimizer", "clip_label"))
@@ -345,8 +243,8 @@ def f2_relu_gates(tables) -> Finding:
         "gates are shown beside it."
     )
     runs = tables.runs
-    sigmoid = runs[_where(runs, GATED_CELLS, **STANDARD)]
-    relu = runs[_where(runs, GATED_CELLS, **RELU_GATES, gate_init="matched")]
+    sigmoid = runs[where(runs, GATED_CELLS, **STANDARD)]
+    relu = runs[where(runs, GATED_CELLS, **RELU_GATES, gate_init="matched")]
     if relu.empty or sigmoid.empty:
         return _not_tested(
             "F2",
@@ -355,12 +253,12 @@ def f2_relu_gates(tables) -> Finding:
             rule,
             'needs gated runs with sigmoid gates and with ReLU gates at gate_init = "matched"',
         )
-    pairs = _pairs(tables, sigmoid, relu, vary=ACTIVATIONS)
+    pairs = pair_runs(tables, sigmoid, relu, vary=ACTIVATIONS)
     if pairs.empty:
         return _not_tested("F2", claim, source, rule, "no ReLU-gate run has a sigmoid twin")
     tests, untestable = paired_tests(pairs, "sigmoid gates", "ReLU gates", ("cell",))
-    hard = runs[_where(runs, GATED_CELLS, **HARD_SIGMOID_GATES, gate_init="matched")]
-    hard_pairs = _pairs(tables, sigmoid, hard, vary=ACTIVATIONS)
+    hard = runs[where(runs, GATED_CELLS, **HARD_SIGMOID_GATES, gate_init="matched")]
+    hard_pairs = pair_runs(tables, sigmoid, hard, vary=ACTIVATIONS)
     reference, _ = paired_tests(hard_pairs, "sigmoid gates", "hard-sigmoid gates", ("cell",))
     _, reference = significance.decide(reference, COMPARABLE)
     arms = {
@@ -416,8 +314,8 @@ def f3_gradient_through_time(tables) -> Finding:
     runs = tables.runs
     end, start = decay_orders(tables.timesteps, "last"), decay_orders(tables.timesteps, "first")
     logged = runs["run_id"].isin(end.index) & (runs["task"] == "adding")
-    simple = runs[_where(runs, ("simple_rnn",), candidate="tanh") & logged]
-    gated = runs[_where(runs, ("lstm", "gru"), **STANDARD) & logged]
+    simple = runs[where(runs, ("simple_rnn",), candidate="tanh") & logged]
+    gated = runs[where(runs, ("lstm", "gru"), **STANDARD) & logged]
     lengths = sorted(set(simple["length"]) & set(gated["length"]))
     if not lengths:
         return _not_tested(
@@ -433,7 +331,7 @@ def f3_gradient_through_time(tables) -> Finding:
     tanh = simple[simple["length"] == length]
     for cell in ("lstm", "gru"):
         cell_runs = gated[(gated["cell"] == cell) & (gated["length"] == length)]
-        matched = _matched(tables, {"a": cell_runs, "b": tanh}, vary=(*ACTIVATIONS, "cell"))
+        matched = match_arms(tables, {"a": cell_runs, "b": tanh}, vary=(*ACTIVATIONS, "cell"))
         if matched["a"].empty:
             continue
         a, b = matched["a"], matched["b"]
@@ -452,7 +350,7 @@ def f3_gradient_through_time(tables) -> Finding:
             )
     if not tests:
         return _not_tested("F3", claim, source, rule, "no gated run matches a tanh RNN's settings")
-    control = runs[_where(runs, ("simple_rnn",), candidate="tanh") & (runs["task"] == "adding")]
+    control = runs[where(runs, ("simple_rnn",), candidate="tanh") & (runs["task"] == "adding")]
     control = control[control["length"] < length]
     rates = control.groupby("task_label")["solved"].mean() if len(control) else pd.Series()
     passed = bool(len(rates)) and rates.max() >= CONTROL_RATE
@@ -500,9 +398,9 @@ def f4_clipnorm_vs_global(tables) -> Finding:
         "every comparison."
     )
     runs = tables.runs
-    a = runs[_where(runs, clip="global_clipnorm")]
-    b = runs[_where(runs, clip="clipnorm")]
-    pairs = _pairs(tables, a, b, vary=("clip",))
+    a = runs[where(runs, clip="global_clipnorm")]
+    b = runs[where(runs, clip="clipnorm")]
+    pairs = pair_runs(tables, a, b, vary=("clip",))
     if pairs.empty:
         return _not_tested("F4", claim, source, rule, "no pair of clipnorm / global_clipnorm runs")
     firing = (pairs["clipped_steps_a"] >= FIRING) & (pairs["clipped_steps_b"] >= FIRING)
@@ -536,12 +434,12 @@ def f5_gru_vs_lstm(tables) -> Finding:
     )
     runs = tables.runs
     wanted = {
-        "gru": runs[_where(runs, ("gru",), **STANDARD)],
-        "lstm": runs[_where(runs, ("lstm",), **STANDARD, forget_bias=1.0)],
+        "gru": runs[where(runs, ("gru",), **STANDARD)],
+        "lstm": runs[where(runs, ("lstm",), **STANDARD, forget_bias=1.0)],
     }
     if any(frame.empty for frame in wanted.values()):
         return _not_tested("F5", claim, source, rule, "needs standard LSTM and GRU runs")
-    frames = _matched(tables, wanted, vary=("cell",))
+    frames = match_arms(tables, wanted, vary=("cell",))
     if frames["gru"].empty:
         return _not_tested("F5", claim, source, rule, "no GRU run matches an LSTM run's settings")
     tests, untestable = unpaired_tests(
@@ -559,9 +457,9 @@ def f6_forget_bias(tables) -> Finding:
         "task, optimizer and activation scheme. Claim: A does better."
     )
     runs = tables.runs
-    one = runs[_where(runs, LSTM_CELLS, forget_bias=1.0)]
-    zero = runs[_where(runs, LSTM_CELLS, forget_bias=0.0)]
-    pairs = _pairs(tables, one, zero, vary=("forget_bias",))
+    one = runs[where(runs, LSTM_CELLS, forget_bias=1.0)]
+    zero = runs[where(runs, LSTM_CELLS, forget_bias=0.0)]
+    pairs = pair_runs(tables, one, zero, vary=("forget_bias",))
     if pairs.empty:
         return _not_tested(
             "F6",
@@ -577,10 +475,10 @@ def f6_forget_bias(tables) -> Finding:
 
 def _relu_recurrences(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
     irnn = runs[
-        _where(runs, ("simple_rnn",), candidate="relu")
+        where(runs, ("simple_rnn",), candidate="relu")
         & (runs.get("recurrent_initializer", pd.Series("", index=runs.index)) == "identity")
     ]
-    indrnn = runs[_where(runs, ("indrnn",), candidate="relu")]
+    indrnn = runs[where(runs, ("indrnn",), candidate="relu")]
     return {"IRNN": irnn, "IndRNN": indrnn}
 
 
@@ -599,7 +497,7 @@ def f7_relu_recurrence(tables) -> Finding:
         "task and budget are matched), Mann-Whitney on the outcome. Claim: A does better."
     )
     runs = tables.runs
-    tanh = runs[_where(runs, ("simple_rnn",), candidate="tanh") & (runs["task"] == "adding")]
+    tanh = runs[where(runs, ("simple_rnn",), candidate="tanh") & (runs["task"] == "adding")]
     relu = {k: v[v["task"] == "adding"] for k, v in _relu_recurrences(runs).items()}
     relu = {k: v for k, v in relu.items() if len(v)}
     if tanh.empty or not relu:
@@ -660,15 +558,15 @@ def f8_lstm_ablations(tables) -> Finding:
         "beside."
     )
     runs = tables.runs
-    standard = runs[_where(runs, ("lstm",), **STANDARD, forget_bias=1.0)]
+    standard = runs[where(runs, ("lstm",), **STANDARD, forget_bias=1.0)]
     found = {}
     for label, cell, scheme in (*HURTS, *HARMLESS, *SHOWN):
-        variant = runs[_where(runs, (cell,), **BUILTIN_SCHEMES[scheme], scheme=scheme)]
-        pairs = _pairs(tables, standard, variant, vary=("cell", *ACTIVATIONS))
+        variant = runs[where(runs, (cell,), **BUILTIN_SCHEMES[scheme], scheme=scheme)]
+        pairs = pair_runs(tables, standard, variant, vary=("cell", *ACTIVATIONS))
         if len(pairs):
             found[label] = pairs
-    peephole = runs[_where(runs, ("peephole",), **STANDARD, forget_bias=1.0)]
-    np_pairs = _pairs(tables, standard, peephole, vary=("cell",))
+    peephole = runs[where(runs, ("peephole",), **STANDARD, forget_bias=1.0)]
+    np_pairs = pair_runs(tables, standard, peephole, vary=("cell",))
     if len(np_pairs):
         found["NP"] = np_pairs
     hurts = [label for label, _, _ in HURTS if label in found]
@@ -760,15 +658,15 @@ def f9_gru_mut_vs_lstm(tables) -> Finding:
     )
     runs = tables.runs
     cells = {
-        "lstm": runs[_where(runs, ("lstm",), **STANDARD, forget_bias=1.0)],
-        **{cell: runs[_where(runs, (cell,), **STANDARD)] for cell in ("gru", *MUT_CELLS)},
+        "lstm": runs[where(runs, ("lstm",), **STANDARD, forget_bias=1.0)],
+        **{cell: runs[where(runs, (cell,), **STANDARD)] for cell in ("gru", *MUT_CELLS)},
     }
     if cells["lstm"].empty or cells["mut1"].empty or cells["gru"].empty:
         return _not_tested("F9", claim, source, rule, "needs standard LSTM, GRU and MUT1 runs")
     strata = ("optimizer", "clip_label")
     tests, untestable, arms = [], [], {}
     for a, b in (("gru", "lstm"), ("mut1", "lstm"), ("mut1", "gru")):
-        matched = _matched(tables, {a: cells[a], b: cells[b]}, vary=("cell",))
+        matched = match_arms(tables, {a: cells[a], b: cells[b]}, vary=("cell",))
         found, skipped = unpaired_tests(matched[a], matched[b], a, b, strata)
         tests += found
         untestable += skipped
@@ -780,47 +678,12 @@ def f9_gru_mut_vs_lstm(tables) -> Finding:
     shown = []
     for cell in ("mut2", "mut3"):
         if len(cells[cell]):
-            matched = _matched(tables, {cell: cells[cell], "lstm": cells["lstm"]}, vary=("cell",))
+            matched = match_arms(tables, {cell: cells[cell], "lstm": cells["lstm"]}, vary=("cell",))
             shown += unpaired_tests(matched[cell], matched["lstm"], cell, "lstm", strata)[0]
             if len(matched[cell]):
                 arms[cell] = matched[cell]
     _, shown = significance.decide(shown, NOT_WORSE)
     return _judge("F9", claim, source, rule, NOT_WORSE, tests, untestable, arms, context=shown)
-
-
-def threshold_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per optimizer, cell, scheme, clip mode and threshold (unclipped runs as threshold 0): the
-    runs, solved share, median step solved, median share of steps clipped and median outcome."""
-    runs = runs[runs["status"].isin(FINISHED)].assign(outcome=lambda r: outcome(r))
-    threshold = runs["clip_threshold"].where(runs["clip"] != "none", 0.0)
-    keys = ["task_label", "optimizer", "cell", "scheme", "clip"]
-    table = (
-        runs.assign(threshold=threshold)
-        .groupby([*keys, "threshold"], sort=True)
-        .agg(
-            runs=("run_id", "size"),
-            solved=("solved", "mean"),
-            step_solved=("step_solved", "median"),
-            clipped_steps=("clipped_steps", "median"),
-            outcome=("outcome", "median"),
-        )
-        .reset_index()
-    )
-    return table
-
-
-def threshold_runs(tables) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """F10's runs: the clipped runs of configurations run at two thresholds or more (all else
-    equal, standard or not), and the unclipped runs that pair with them by seed and settings."""
-    runs = tables.runs
-    clipped = runs[_where(runs) & (runs["clip"] != "none")]
-    if clipped.empty:
-        return clipped, clipped
-    keys = _context(tables, ("clip_threshold",))
-    swept = clipped[clipped.groupby(keys)["clip_threshold"].transform("nunique") >= 2]
-    unclipped = runs[_where(runs, clip="none")]
-    paired = _pairs(tables, swept, unclipped, vary=CLIPPING)["run_id_b"] if len(swept) else []
-    return swept, unclipped[unclipped["run_id"].isin(paired)]
 
 
 def f10_clip_threshold(tables) -> Finding:
@@ -842,7 +705,7 @@ def f10_clip_threshold(tables) -> Finding:
         "threshold (the report's plot of the outcome against it)."
     )
     swept, unclipped = threshold_runs(tables)
-    keys = _context(tables, ("clip_threshold",))
+    keys = context_columns(tables, ("clip_threshold",))
     if swept.empty:
         return _not_tested(
             "F10",
@@ -853,7 +716,7 @@ def f10_clip_threshold(tables) -> Finding:
         )
     low = swept[swept["clip_threshold"] == swept.groupby(keys)["clip_threshold"].transform("min")]
     high = swept[swept["clip_threshold"] == swept.groupby(keys)["clip_threshold"].transform("max")]
-    pairs = _pairs(tables, low, high, vary=("clip_threshold", "clip_label"))
+    pairs = pair_runs(tables, low, high, vary=("clip_threshold", "clip_label"))
     pairs["thresholds_a"] = [
         f"{a:g} vs {b:g}"
         for a, b in zip(pairs["clip_threshold_a"], pairs["clip_threshold_b"], strict=True)
@@ -865,7 +728,7 @@ def f10_clip_threshold(tables) -> Finding:
     shown = []
     for threshold, group in swept.groupby("clip_threshold"):
         found, _ = paired_tests(
-            _pairs(tables, group, unclipped, vary=CLIPPING),
+            pair_runs(tables, group, unclipped, vary=CLIPPING),
             f"threshold {threshold:g}",
             "unclipped",
             strata,

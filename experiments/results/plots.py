@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from experiments.results import analysis, findings
+from experiments.results import analysis, compare
 from experiments.results.formatting import num
 from experiments.vocabulary import CELLS, CLIP_MODES, FINISHED, SCHEMES
 
@@ -600,8 +600,8 @@ def clip_rate(tables) -> Figure:
     clip mode through its thresholds, starting from the same runs unclipped (share 0); a column
     per optimizer, a pair of rows per task, cell and activation variant. Each point is labelled
     with its threshold."""
-    swept, unclipped = findings.threshold_runs(tables)
-    table = findings.threshold_table(pd.concat([swept, unclipped]))
+    swept, unclipped = compare.threshold_runs(tables)
+    table = compare.threshold_table(pd.concat([swept, unclipped]))
     table["row"] = table["task_label"] + " " + table["cell"] + " " + table["scheme"]
     rows = list(dict.fromkeys(table["row"]))
     optimizers = list(dict.fromkeys(table["optimizer"]))
@@ -769,7 +769,7 @@ def plot_list(tables) -> list[Plot]:
                 lambda: grid_overview(tables),
             )
         )
-    if len(findings.threshold_runs(tables)[0]):
+    if len(compare.threshold_runs(tables)[0]):
         plots.append(
             Plot(
                 "clip_rate",
