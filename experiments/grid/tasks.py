@@ -38,6 +38,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from experiments import solving
+
 __all__ = [
     "EVAL_STREAM",
     "AddingTask",
@@ -207,12 +209,7 @@ class Task:
 
     def solved(self, metric: float) -> bool:
         """Whether a held-out metric value counts as solving the task (NaN never does)."""
-        metric = float(metric)
-        if math.isnan(metric):
-            return False
-        if self.higher_is_better:
-            return metric >= self.solved_threshold
-        return metric <= self.solved_threshold
+        return solving.passes(metric, self.solved_threshold, self.higher_is_better)
 
     @property
     def solved_rule(self) -> str:

@@ -12,7 +12,7 @@ leaves only a temporary folder that the next `run` removes. The files (names in
     variables.csv   step, variable, grad_norm, grad_norm_clipped
     timesteps.csv   step, t, grad_norm   (||dL/dx_t||, first, every `timestep_every`, last step)
     summary.json    status, final loss / metric, solved, step solved / diverged, wall seconds
-                    (solved: `experiments.records.solving`, sustained over consecutive evaluations)
+                    (solved: `experiments.solving`, sustained over consecutive evaluations)
     events.out.tfevents.run   TensorBoard: steps.csv and eval.csv as scalars, the final metrics,
                     the hyperparameters (`experiments.records.events`; completed and diverged runs)
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 from experiments.grid.config import RunSpec
 from experiments.records import environment, events
 from experiments.records.files import csv_text, json_text
-from experiments.records.solving import step_solved
+from experiments.solving import step_solved
 from experiments.vocabulary import (
     EVAL_COLUMNS,
     EVAL_FILE,
@@ -98,7 +98,7 @@ def task_rules(task) -> dict:
 def summarize(task, log, wall_seconds: float) -> dict:
     """The summary of a finished (completed or diverged) run from its training log.
 
-    `solved` and `step_solved` follow `experiments.records.solving`: the run solved at the first
+    `solved` and `step_solved` follow `experiments.solving`: the run solved at the first
     evaluation that starts `SUSTAIN` consecutive passing evaluations, whatever came after it (a
     run that worsens or diverges later has still solved).
     """

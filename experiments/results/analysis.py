@@ -19,7 +19,7 @@ of each. Measures (`runs` columns, all read from the records):
 - `learned`: a completed run whose `loss_ratio` < 1/2: the graded success used where nothing is
   solved (copy at a short budget) - a binary "solved" hides the slow learners.
 - `solved`, `step_solved`: whether and from which step the run solved its task: the held-out
-  metric passed the task's rule at two consecutive evaluations (`experiments.records.solving`; recomputed
+  metric passed the task's rule at two consecutive evaluations (`experiments.solving`; recomputed
   from `eval.csv`, so older records follow the same rule).
 - `clipped_steps`: the fraction of steps at which clipping changed the gradient.
 - `step_half_baseline`: the first step at which the training loss, as a moving median over
@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.records import solving
+from experiments import solving
 from experiments.vocabulary import (
     CELLS,
     CLIP_MODES,
@@ -369,14 +369,14 @@ def _run_row(run_id: str, spec: dict, rules: dict, summary: dict, steps, evals=N
 
 
 def solved_at(evals, rules: dict) -> int | None:
-    """The step from which a run solved its task (`experiments.records.solving`), from its `eval.csv`
+    """The step from which a run solved its task (`experiments.solving`), from its `eval.csv`
     rows and its task's rules; None if it never did (or the rules are unknown)."""
     if evals is None or evals.empty or rules.get("solved_threshold") is None:
         return None
-    threshold = float(rules["solved_threshold"])
+    threshold, higher = float(rules["solved_threshold"]), bool(rules.get("higher_is_better"))
     metric = pd.to_numeric(evals["metric"], errors="coerce")
-    passed = metric >= threshold if rules.get("higher_is_better") else metric <= threshold
-    return solving.step_solved(evals["step"].tolist(), passed.tolist())
+    passed = [solving.passes(value, threshold, higher) for value in metric]
+    return solving.step_solved(evals["step"].tolist(), passed)
 
 
 def _float(value) -> float:

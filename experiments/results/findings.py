@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from experiments.records.solving import SUSTAIN
 from experiments.results import analysis, significance
 from experiments.results.analysis import budgets
 from experiments.results.compare import (
@@ -41,6 +40,7 @@ from experiments.results.significance import (
     NOT_WORSE,
     Comparison,
 )
+from experiments.solving import SUSTAIN
 from experiments.vocabulary import (
     BUILTIN_SCHEMES,
     GATED_CELLS,

@@ -1,4 +1,4 @@
-"""Tests of `experiments.records.solving` and of the summary that applies it (`records.summarize`).
+"""Tests of `experiments.solving` and of the summary that applies it (`records.summarize`).
 
 A run solves its task at the first evaluation that starts `SUSTAIN` (2) consecutive passing
 evaluations: one lucky evaluation is not a solution, and a run that later worsens or diverges has
@@ -14,7 +14,7 @@ import pytest
 from experiments.engine.training import TrainingLog
 from experiments.grid.tasks import make_task
 from experiments.records import writer as records
-from experiments.records.solving import SUSTAIN, step_solved
+from experiments.solving import SUSTAIN, step_solved
 from experiments.vocabulary import COMPLETED, DIVERGED
 
 STEPS = [10, 20, 30, 40, 50]

@@ -6,14 +6,29 @@ evaluation is not a solution. Solving is a first passage: a run that later worse
 has still solved at s (early stopping would keep that model), so "solved within a budget of B
 steps" is the same event whether the run was trained for B steps or longer.
 
-Nothing here imports TensorFlow: `experiments.results.analysis` applies it to old records too.
+Standard library only, at the package's top level beside the vocabulary: the grid's tasks, the
+records and the results all apply it (`experiments.results.analysis` to old records too).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 SUSTAIN = 2  # consecutive passing evaluations that make a solution
+
+
+def passes(metric: float, threshold: float, higher_is_better: bool) -> bool:
+    """Whether one held-out metric value passes a task's rule: `metric >= threshold` when higher is
+    better, else `metric <= threshold` (the threshold itself passes; NaN never does).
+
+    The one statement of the rule: `Task.solved` applies it when a run is trained and
+    `experiments.results.analysis.solved_at` when records are read back.
+    """
+    metric = float(metric)
+    if math.isnan(metric):
+        return False
+    return metric >= threshold if higher_is_better else metric <= threshold
 
 
 def step_solved(steps: Sequence[int], passed: Sequence[bool], sustain: int = SUSTAIN) -> int | None:
