@@ -30,6 +30,7 @@ from pathlib import Path
 from experiments.records.files import csv_text, write_atomic
 from experiments.vocabulary import RUNS_DIR, SUMMARY_FILE
 
+PACKAGE = Path(__file__).parents[1]  # experiments/: its configs/, and beside it the checkout
 ROOF_FLOPS = 160e9  # matmul roof measured on the 2-core machine (float32 GEMM)
 FEATURES = 2  # input features, as in the adding task
 COLUMNS = (
@@ -289,7 +290,7 @@ def seed_group_rows(
                     f"{quick})))"
                 )
                 done = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                                      text=True, cwd=Path(__file__).parents[1])  # fmt: skip
+                                      text=True, cwd=PACKAGE.parent)  # fmt: skip
                 if done.returncode != 0:
                     raise RuntimeError(f"seed-group bench failed:\n{done.stderr[-3000:]}")
                 results[group_size].append(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -318,7 +319,7 @@ def grid_rows(workers_list=(1, 2), repeats: int = 3, only: str | None = None) ->
     """
     from experiments.grid.config import load_grid
 
-    config = Path(__file__).parent / "configs" / "smoke.toml"
+    config = PACKAGE / "configs" / "smoke.toml"
     grid = load_grid(config)
     runs = sum(1 for s in grid.runs if only is None or only in s.run_id)
     seconds: dict[int, list[float]] = {w: [] for w in workers_list}
@@ -331,7 +332,7 @@ def grid_rows(workers_list=(1, 2), repeats: int = 3, only: str | None = None) ->
                 command += ["--only", only] if only else []
                 start = time.perf_counter()
                 done = subprocess.run(
-                    command, cwd=Path(__file__).parents[1], capture_output=True, text=True
+                    command, cwd=PACKAGE.parent, capture_output=True, text=True
                 )
                 seconds[workers].append(time.perf_counter() - start)
                 finished = len(list((out / grid.name / RUNS_DIR).glob(f"*/{SUMMARY_FILE}")))
