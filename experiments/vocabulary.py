@@ -7,33 +7,73 @@ the standard library. Where a tuple's order matters it is the order every table 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 # --------------------------------------------------------------------------------------------------
 # What a grid can name
 
-# Cell families, each with the gate blocks of its kernel (LSTM i, f, c, o; CIFG drops i; GRU z, r,
-# h; one candidate block for the gate-less cells): the work per step is proportional to it.
-CELL_BLOCKS = {
-    "lstm": 4,
-    "peephole": 4,  # LSTM with peephole connections (Gers & Schmidhuber 2000)
-    "cifg": 3,  # LSTM with coupled input and forget gates, i = 1 - f (Greff et al. 2017)
+
+@dataclass(frozen=True)
+class Cell:
+    """What the suite knows of one grid cell: the layer that builds it and the facts the grid,
+    the engine, the bench and the plots read (the one table of them: `CELL_TABLE`).
+
+    Attributes:
+        family: "lstm", "gru", "mut", "simple_rnn" or "indrnn"; `experiments.engine.models` has one
+            builder per family, which passes the scheme's activations to the layer.
+        layer: the name of the `custom_layers` class that the family's builder uses.
+        blocks: the `units`-wide blocks of the layer's bias, in order (LSTM i, f, c, o less each
+            removed gate; GRU and MUT z, r, h; one candidate block h for the gate-less cells): the
+            work per step is about proportional to their number.
+        options: the layer's fixed arguments that make this cell of its family (e.g. CIFG's
+            `coupled_input_forget=True`), as (name, value) pairs.
+        linestyle: its matplotlib line style in every figure.
+    """
+
+    family: str
+    layer: str
+    blocks: str
+    options: tuple[tuple[str, object], ...] = ()
+    linestyle: str | tuple = "-"
+
+    @property
+    def candidate(self) -> str:
+        """The candidate block (the LSTM's c, the others' h); every other block is a gate."""
+        return "c" if self.family == "lstm" else "h"
+
+    @property
+    def gates(self) -> str:
+        """The gate blocks, in bias order ("" for a gate-less cell)."""
+        return self.blocks.replace(self.candidate, "")
+
+
+# Adding a cell: one row here (a new family also needs its builder in `engine/models.py`).
+_LSTM, _MUT = "SwappableLSTM", "SwappableMUT"
+CELL_TABLE = {
+    "lstm": Cell("lstm", _LSTM, "ifco", linestyle="-"),
+    # LSTM with peephole connections (Gers & Schmidhuber 2000)
+    "peephole": Cell("lstm", _LSTM, "ifco", (("peephole", True),), (0, (5, 1))),
+    # coupled input and forget gates, i = 1 - f (Greff et al. 2017)
+    "cifg": Cell("lstm", _LSTM, "fco", (("coupled_input_forget", True),), (0, (3, 1, 1, 1, 1, 1))),
     # Greff et al. 2017's gate ablations: no input (i = 1), forget (f = 1) or output gate (o = 1),
     # the gate's weights dropped (NIAF / NOAF, their activation ablations, are schemes below)
-    "nig": 3,
-    "nfg": 3,
-    "nog": 3,
-    "gru": 3,
+    "nig": Cell("lstm", _LSTM, "fco", (("input_gate", False),), (0, (8, 2))),
+    "nfg": Cell("lstm", _LSTM, "ico", (("forget_gate", False),), (0, (1, 2))),
+    "nog": Cell("lstm", _LSTM, "ifc", (("output_gate", False),), (0, (8, 2, 1, 2))),
+    "gru": Cell("gru", "SwappableGRU", "zrh", linestyle="--"),
     # Jozefowicz et al. 2015's evolved cells (gates z, r and a candidate, as a GRU)
-    "mut1": 3,
-    "mut2": 3,
-    "mut3": 3,
-    "simple_rnn": 1,  # Elman RNN; with ReLU and `recurrent_initializer = "identity"`: IRNN
-    "indrnn": 1,  # Li et al. 2018
+    "mut1": Cell("mut", _MUT, "zrh", (("variant", "mut1"),), (0, (4, 2, 4, 2, 1, 2))),
+    "mut2": Cell("mut", _MUT, "zrh", (("variant", "mut2"),), (0, (2, 1))),
+    "mut3": Cell("mut", _MUT, "zrh", (("variant", "mut3"),), (0, (6, 1, 1, 1))),
+    # Elman RNN; with ReLU and `recurrent_initializer = "identity"`: IRNN (Le et al. 2015)
+    "simple_rnn": Cell("simple_rnn", "SwappableSimpleRNN", "h", linestyle=":"),
+    "indrnn": Cell("indrnn", "IndRNN", "h", linestyle="-."),  # Li et al. 2018
 }
-CELLS = tuple(CELL_BLOCKS)
-LSTM_CELLS = ("lstm", "peephole", "cifg", "nig", "nfg", "nog")  # built by `SwappableLSTM`
-LSTM_ABLATIONS = {"nig": "input_gate", "nfg": "forget_gate", "nog": "output_gate"}  # gate removed
-MUT_CELLS = ("mut1", "mut2", "mut3")  # built by `SwappableMUT(variant=cell)`
-GATED_CELLS = (*LSTM_CELLS, "gru", *MUT_CELLS)  # the cells a scheme's `gates` applies to
+CELLS = tuple(CELL_TABLE)
+CELL_BLOCKS = {name: len(cell.blocks) for name, cell in CELL_TABLE.items()}
+LSTM_CELLS = tuple(name for name, cell in CELL_TABLE.items() if cell.family == "lstm")
+MUT_CELLS = tuple(name for name, cell in CELL_TABLE.items() if cell.family == "mut")
+GATED_CELLS = tuple(name for name, cell in CELL_TABLE.items() if cell.gates)  # `gates` applies
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")  # Keras optimizers of the same (capitalised) name
 # `gate_init`: "keras", the cell's own gate biases; "matched", biases that start every gate at the

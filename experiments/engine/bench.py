@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from experiments.records.files import csv_text, write_atomic
-from experiments.vocabulary import RUNS_DIR, SUMMARY_FILE
+from experiments.vocabulary import CELL_BLOCKS, RUNS_DIR, SUMMARY_FILE
 
 PACKAGE = Path(__file__).parents[1]  # experiments/: its configs/, and beside it the checkout
 ROOF_FLOPS = 160e9  # matmul roof measured on the 2-core machine (float32 GEMM)
@@ -299,7 +299,7 @@ def seed_group_rows(
             for size in results
         }
         peak = max(r["peak_mib"] for r in results[seeds])
-        gates = {"lstm": 4, "gru": 3}.get(cell, 1)
+        gates = CELL_BLOCKS[cell]
         spec = seed_group_spec(cell, steps, quick)
         shape = Shape(spec.batch_size, spec.length, spec.units)
         setting = (f"{cell}, {shape}, {steps} steps, {seeds} seeds, fresh process, "
@@ -331,9 +331,7 @@ def grid_rows(workers_list=(1, 2), repeats: int = 3, only: str | None = None) ->
                            "--workers", str(workers), "--out", str(out), "--no-report"]  # fmt: skip
                 command += ["--only", only] if only else []
                 start = time.perf_counter()
-                done = subprocess.run(
-                    command, cwd=PACKAGE.parent, capture_output=True, text=True
-                )
+                done = subprocess.run(command, cwd=PACKAGE.parent, capture_output=True, text=True)
                 seconds[workers].append(time.perf_counter() - start)
                 finished = len(list((out / grid.name / RUNS_DIR).glob(f"*/{SUMMARY_FILE}")))
                 if done.returncode != 0 or finished != runs:

@@ -15,14 +15,7 @@ from custom_layers import IndRNN, SwappableGRU, SwappableLSTM, SwappableMUT, Swa
 from experiments.engine import seed_axis
 from experiments.grid.config import RunSpec, matched_gate_bias
 from experiments.grid.tasks import Task
-from experiments.vocabulary import (
-    GATED_CELLS,
-    LSTM_ABLATIONS,
-    LSTM_CELLS,
-    MUT_CELLS,
-    OPTIMIZERS,
-    SMALL_NORMAL,
-)
+from experiments.vocabulary import CELL_TABLE, GATED_CELLS, OPTIMIZERS, SMALL_NORMAL
 
 _OPTIMIZER_CLASSES = {
     "adam": keras.optimizers.Adam,
@@ -55,6 +48,54 @@ def indrnn_recurrent_initializer(spec: RunSpec):
     raise ValueError(f"recurrent_initializer {spec.recurrent_initializer!r} is not one of indrnn's")
 
 
+def _lstm(spec: RunSpec) -> tuple[type, dict]:
+    return SwappableLSTM, dict(
+        activation=spec.candidate,
+        recurrent_activation=spec.gates,
+        cell_activation=spec.output,
+        unit_forget_bias=spec.forget_bias == 1.0,
+        recurrent_initializer=spec.recurrent_initializer,
+    )
+
+
+def _gru(spec: RunSpec) -> tuple[type, dict]:
+    return SwappableGRU, dict(
+        activation=spec.candidate,
+        recurrent_activation=spec.gates,
+        recurrent_initializer=spec.recurrent_initializer,
+    )
+
+
+def _mut(spec: RunSpec) -> tuple[type, dict]:
+    return SwappableMUT, _gru(spec)[1]
+
+
+def _simple_rnn(spec: RunSpec) -> tuple[type, dict]:
+    return SwappableSimpleRNN, dict(
+        activation=spec.candidate, recurrent_initializer=spec.recurrent_initializer
+    )
+
+
+def _indrnn(spec: RunSpec) -> tuple[type, dict]:
+    # Li et al. 2018 bound |u| by 2**(1/T) so no unit's gradient grows past 2x over T steps.
+    return IndRNN, dict(
+        activation=spec.candidate,
+        recurrent_initializer=indrnn_recurrent_initializer(spec),
+        recurrent_max_abs=2 ** (1 / spec.length),
+    )
+
+
+# One builder per cell family (`vocabulary.CELL_TABLE[cell].family`): the layer class and the
+# arguments a spec gives it; the table row adds the cell's fixed options (CIFG, NFG, MUT2, ...).
+FAMILY_BUILDERS = {
+    "lstm": _lstm,
+    "gru": _gru,
+    "mut": _mut,
+    "simple_rnn": _simple_rnn,
+    "indrnn": _indrnn,
+}
+
+
 def recurrent_layer(
     spec: RunSpec, return_sequences: bool, name: str, seeds: int | None = None
 ) -> keras.layers.Layer:
@@ -64,56 +105,18 @@ def recurrent_layer(
     activation of a simple RNN or IndRNN) and `output` to the LSTM's c_t -> h_t activation.
     With `seeds`, the layer holds that many copies of its weights (see `build_model`).
     """
-    common = dict(
-        return_sequences=return_sequences, name=name, kernel_initializer=kernel_initializer(spec)
+    if spec.cell not in CELL_TABLE:
+        raise ValueError(f"Unknown cell {spec.cell!r}; valid cells: {', '.join(CELL_TABLE)}")
+    cell = CELL_TABLE[spec.cell]
+    layer_class, arguments = FAMILY_BUILDERS[cell.family](spec)
+    return _seeded(layer_class, seeds)(
+        spec.units,
+        **arguments,
+        **dict(cell.options),
+        return_sequences=return_sequences,
+        name=name,
+        kernel_initializer=kernel_initializer(spec),
     )
-    if spec.cell in LSTM_CELLS:
-        return _seeded(SwappableLSTM, seeds)(
-            spec.units,
-            activation=spec.candidate,
-            recurrent_activation=spec.gates,
-            cell_activation=spec.output,
-            unit_forget_bias=spec.forget_bias == 1.0,
-            recurrent_initializer=spec.recurrent_initializer,
-            peephole=spec.cell == "peephole",
-            coupled_input_forget=spec.cell == "cifg",
-            **{gate: spec.cell != cell for cell, gate in LSTM_ABLATIONS.items()},
-            **common,
-        )
-    if spec.cell in MUT_CELLS:
-        return _seeded(SwappableMUT, seeds)(
-            spec.units,
-            variant=spec.cell,
-            activation=spec.candidate,
-            recurrent_activation=spec.gates,
-            recurrent_initializer=spec.recurrent_initializer,
-            **common,
-        )
-    if spec.cell == "gru":
-        return _seeded(SwappableGRU, seeds)(
-            spec.units,
-            activation=spec.candidate,
-            recurrent_activation=spec.gates,
-            recurrent_initializer=spec.recurrent_initializer,
-            **common,
-        )
-    if spec.cell == "simple_rnn":
-        return _seeded(SwappableSimpleRNN, seeds)(
-            spec.units,
-            activation=spec.candidate,
-            recurrent_initializer=spec.recurrent_initializer,
-            **common,
-        )
-    if spec.cell == "indrnn":
-        # Li et al. 2018 bound |u| by 2**(1/T) so no unit's gradient grows past 2x over T steps.
-        return _seeded(IndRNN, seeds)(
-            spec.units,
-            activation=spec.candidate,
-            recurrent_initializer=indrnn_recurrent_initializer(spec),
-            recurrent_max_abs=2 ** (1 / spec.length),
-            **common,
-        )
-    raise ValueError(f"Unknown cell {spec.cell!r}")
 
 
 def build_model(spec: RunSpec, task: Task, seeds: int | None = None) -> keras.Model:
@@ -146,20 +149,20 @@ def build_model(spec: RunSpec, task: Task, seeds: int | None = None) -> keras.Mo
 def matched_gate_biases(spec: RunSpec) -> dict[str, float]:
     """`gate_init = "matched"`: each gate's initial bias b' = g^-1(sigmoid(b)), with b what a
     sigmoid gate gets (0; the LSTM forget gate `forget_bias`) and g the gate activation.
-    Keys: "i", "f", "o" (LSTM family), "z", "r" (GRU, MUT1-3)."""
-    zero = matched_gate_bias(spec.gates, 0.0)
-    if spec.cell in LSTM_CELLS:
-        return {"i": zero, "f": matched_gate_bias(spec.gates, spec.forget_bias), "o": zero}
-    if spec.cell == "gru" or spec.cell in MUT_CELLS:
-        return {"z": zero, "r": zero}
-    raise ValueError(f"cell {spec.cell!r} has no gates")
+    Keys: the cell's gate blocks (`CELL_TABLE[cell].gates`): i, f, o of the LSTM family less a
+    removed gate's, z, r of the GRU and MUT1-3."""
+    gates = CELL_TABLE[spec.cell].gates
+    if not gates:
+        raise ValueError(f"cell {spec.cell!r} has no gates")
+    sigmoid_bias = {"f": spec.forget_bias} if CELL_TABLE[spec.cell].family == "lstm" else {}
+    return {gate: matched_gate_bias(spec.gates, sigmoid_bias.get(gate, 0.0)) for gate in gates}
 
 
 def match_gate_biases(model: keras.Model, spec: RunSpec) -> None:
     """Sets the gate biases of every recurrent layer of a built model to `matched_gate_biases`.
 
-    Bias layouts (blocks of `units`): the LSTM family's `cell.blocks` ([i, f, c, o] less CIFG's
-    input block and each removed gate's), GRU and MUT1-3 [z, r, h]; a GRU with `reset_after` has
+    Bias layouts (blocks of `units`): `CELL_TABLE[cell].blocks` (the LSTM family's [i, f, c, o]
+    less CIFG's input block and each removed gate's, GRU and MUT1-3 [z, r, h]); a GRU with `reset_after` has
     a `(2, 3*units)` bias, input row then recurrent row, whose sum is the gate's pre-activation:
     b' goes in the input row, 0 in the recurrent row. The candidate's block (c, h) keeps its value.
     """
@@ -167,7 +170,7 @@ def match_gate_biases(model: keras.Model, spec: RunSpec) -> None:
     n = spec.units
     for depth in range(1, spec.depth + 1):
         cell = model.get_layer(f"rnn_{depth}").cell
-        blocks = [name[0] for name in cell.blocks] if spec.cell in LSTM_CELLS else "zrh"
+        blocks = CELL_TABLE[spec.cell].blocks
         bias_variable = cell.bias
         bias = bias_variable.numpy()
         for index, block in enumerate(blocks):

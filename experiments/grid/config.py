@@ -53,6 +53,7 @@ from custom_layers.activations import resolve as resolve_activation
 from experiments.grid.tasks import TASKS, Task, make_task
 from experiments.vocabulary import (
     BUILTIN_SCHEMES,
+    CELL_TABLE,
     CELLS,
     CLIP_MODES,
     GATE_INITS,
@@ -152,8 +153,8 @@ class RunSpec:
         reset = []
         if self.clip == "none":
             reset.append("clip_threshold")
-        if self.cell not in LSTM_CELLS or self.cell == "nfg":
-            reset.append("forget_bias")
+        if self.cell not in CELL_TABLE or "f" not in CELL_TABLE[self.cell].gates:
+            reset.append("forget_bias")  # no forget gate (GRU, MUT, NFG, gate-less cells)
         if self.optimizer != "sgd":
             reset.append("momentum")
         if self.cell not in GATED_CELLS or self.gates == "sigmoid":

@@ -30,7 +30,7 @@ from matplotlib.patches import Rectangle
 
 from experiments.results import analysis, compare
 from experiments.results.formatting import num
-from experiments.vocabulary import CELLS, CLIP_MODES, FINISHED, SCHEMES
+from experiments.vocabulary import CELL_TABLE, CELLS, CLIP_MODES, FINISHED, SCHEMES
 
 DPI = 100
 # Okabe & Ito (2008), ordered so that the first colours differ most; yellow is last (pale on white).
@@ -48,20 +48,7 @@ OKABE_ITO = (
 # matplotlib's tab10 colours that differ most from them.
 MORE_COLOURS = ("#8C564B", "#7F7F7F", "#9467BD", "#17BECF", "#BCBD22", "#E377C2")
 PALETTE = OKABE_ITO + MORE_COLOURS
-CELL_LINESTYLES = {
-    "lstm": "-",
-    "gru": "--",
-    "simple_rnn": ":",
-    "indrnn": "-.",
-    "peephole": (0, (5, 1)),
-    "cifg": (0, (3, 1, 1, 1, 1, 1)),
-    "nig": (0, (8, 2)),
-    "nfg": (0, (1, 2)),
-    "nog": (0, (8, 2, 1, 2)),
-    "mut1": (0, (4, 2, 4, 2, 1, 2)),
-    "mut2": (0, (2, 1)),
-    "mut3": (0, (6, 1, 1, 1)),
-}
+CELL_LINESTYLES = {name: cell.linestyle for name, cell in CELL_TABLE.items()}
 REFERENCE = "#555555"  # baselines, thresholds
 MISSING = "#DDDDDD"  # heat-map cells with no runs
 DIVERGED = "#D55E00"  # outline of heat-map rows where a seed diverged

@@ -21,6 +21,8 @@ from experiments.engine import models
 from experiments.grid.config import RunSpec, task_for
 from experiments.vocabulary import (
     BUILTIN_SCHEMES,
+    CELL_BLOCKS,
+    CELL_TABLE,
     CELLS,
     CLIP_MODES,
     GATED_CELLS,
@@ -409,3 +411,25 @@ def test_indrnn_uniform_to_bound_starts_up_to_the_bound():
     np.testing.assert_array_equal(weights["uniform"], default)
     assert default.min() >= 0 and default.max() <= 1
     assert bounded.min() >= 0 and bounded.max() <= np.float32(bound) and (bounded > 1).sum() > 3
+
+
+# --------------------------------------------------------------------------------------------------
+# The cell table
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_the_cell_table_describes_the_layer_it_builds(name):
+    """`CELL_TABLE[cell].blocks` is the layer's bias layout (the bench's work per step, the
+    matched gate biases' block positions): as many `units`-wide blocks, in the cell's order."""
+    row = CELL_TABLE[name]
+    layer = built_layer(make_spec(cell=name))
+    assert type(layer).__name__ == row.layer
+    assert layer.cell.bias.shape[-1] == len(row.blocks) * BASE.units
+    assert CELL_BLOCKS[name] == len(row.blocks)
+    if row.family == "lstm":
+        assert "".join(block[0] for block in layer.cell.blocks) == row.blocks
+    if row.gates:
+        assert set(models.matched_gate_biases(make_spec(cell=name))) == set(row.gates)
+    else:
+        with pytest.raises(ValueError, match="has no gates"):
+            models.matched_gate_biases(make_spec(cell=name))
