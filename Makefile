@@ -30,8 +30,11 @@ experiments: $(STAMP)
 report: $(STAMP)
 	$(PY) -m experiments report $(OUT)/$$(basename $(GRID) .toml)
 
+# Both cores (pytest-xdist; a test file stays on one worker, so its module fixtures run once), and
+# the 20 slowest tests at the end, so a change sees what it costs.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=20 tests
 
 bench: $(STAMP)
 	$(PY) -m experiments bench --out $(OUT)/bench
