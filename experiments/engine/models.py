@@ -4,7 +4,7 @@ The model is the swappable recurrent layer(s) from `custom_layers` plus a head c
 `output_kind`; the optimizer is Keras's own, with Keras's own clipping argument. Layers get fixed
 names (`rnn_1`, ..., `head`) so variable names are the same in every run and every process.
 With `gate_init = "matched"` the gate biases are set after the layers are built
-(`match_gate_biases`).
+(`set_matched_gate_biases`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import keras
 
 from custom_layers import IndRNN, SwappableGRU, SwappableLSTM, SwappableMUT, SwappableSimpleRNN
 from experiments.engine import seed_axis
-from experiments.grid.config import RunSpec, matched_gate_bias
+from experiments.grid.config import RunSpec, equivalent_gate_bias
 from experiments.grid.tasks import Task
 from experiments.vocabulary import CELL_TABLE, GATED_CELLS, OPTIMIZERS, SMALL_NORMAL
 
@@ -142,11 +142,11 @@ def build_model(spec: RunSpec, task: Task, seeds: int | None = None) -> keras.Mo
     outputs = _seeded(keras.layers.Dense, seeds)(task.output_units, name="head")(h)
     model = keras.Model(inputs, outputs, name=spec.cell)
     if spec.gate_init == "matched" and spec.cell in GATED_CELLS and seeds is None:
-        match_gate_biases(model, spec)
+        set_matched_gate_biases(model, spec)
     return model
 
 
-def matched_gate_biases(spec: RunSpec) -> dict[str, float]:
+def gate_bias_values(spec: RunSpec) -> dict[str, float]:
     """`gate_init = "matched"`: each gate's initial bias b' = g^-1(sigmoid(b)), with b what a
     sigmoid gate gets (0; the LSTM forget gate `forget_bias`) and g the gate activation.
     Keys: the cell's gate blocks (`CELL_TABLE[cell].gates`): i, f, o of the LSTM family less a
@@ -155,18 +155,18 @@ def matched_gate_biases(spec: RunSpec) -> dict[str, float]:
     if not gates:
         raise ValueError(f"cell {spec.cell!r} has no gates")
     sigmoid_bias = {"f": spec.forget_bias} if CELL_TABLE[spec.cell].family == "lstm" else {}
-    return {gate: matched_gate_bias(spec.gates, sigmoid_bias.get(gate, 0.0)) for gate in gates}
+    return {gate: equivalent_gate_bias(spec.gates, sigmoid_bias.get(gate, 0.0)) for gate in gates}
 
 
-def match_gate_biases(model: keras.Model, spec: RunSpec) -> None:
-    """Sets the gate biases of every recurrent layer of a built model to `matched_gate_biases`.
+def set_matched_gate_biases(model: keras.Model, spec: RunSpec) -> None:
+    """Sets the gate biases of every recurrent layer of a built model to `gate_bias_values`.
 
     Bias layouts (blocks of `units`): `CELL_TABLE[cell].blocks` (the LSTM family's [i, f, c, o]
     less CIFG's input block and each removed gate's, GRU and MUT1-3 [z, r, h]); a GRU with `reset_after` has
     a `(2, 3*units)` bias, input row then recurrent row, whose sum is the gate's pre-activation:
     b' goes in the input row, 0 in the recurrent row. The candidate's block (c, h) keeps its value.
     """
-    values = matched_gate_biases(spec)
+    values = gate_bias_values(spec)
     n = spec.units
     for depth in range(1, spec.depth + 1):
         cell = model.get_layer(f"rnn_{depth}").cell

@@ -434,7 +434,7 @@ def _check_combination(settings: dict, schemes: dict) -> str | None:
         forget_bias = settings.get("forget_bias", RunSpec.forget_bias)
         for bias in {0.0, float(forget_bias)} if cell in LSTM_CELLS else {0.0}:
             try:
-                matched_gate_bias(gates, bias)
+                equivalent_gate_bias(gates, bias)
             except ValueError as e:
                 return f"gate_init 'matched' with scheme {scheme_name!r}: {e}"
     task_name = settings.get("task", RunSpec.task)
@@ -470,10 +470,10 @@ def _resolve(settings: dict, schemes: dict, grid: str, seed: int) -> RunSpec:
     return RunSpec(**values, grid=grid, seed=seed).normalized()
 
 
-_SEARCH_BOUND = 1e3  # matched_gate_bias looks for b' in [-bound, bound]
+_SEARCH_BOUND = 1e3  # equivalent_gate_bias looks for b' in [-bound, bound]
 
 
-def matched_gate_bias(activation: str, sigmoid_bias: float) -> float:
+def equivalent_gate_bias(activation: str, sigmoid_bias: float) -> float:
     """The bias b' at which a gate of `activation` g starts where a sigmoid gate of bias b does:
     g(b') = sigmoid(b) (`gate_init = "matched"`), at zero input and state.
 

@@ -17,7 +17,13 @@ from pathlib import Path
 import pytest
 
 from experiments.__main__ import EXIT_CONFIG_ERROR, main, parse_seeds
-from experiments.grid.config import ConfigError, RunSpec, expand_grid, load_grid, matched_gate_bias
+from experiments.grid.config import (
+    ConfigError,
+    RunSpec,
+    equivalent_gate_bias,
+    expand_grid,
+    load_grid,
+)
 from experiments.vocabulary import BUILTIN_SCHEMES, CELLS, CLIP_MODES
 
 CONFIGS = Path(__file__).parents[2] / "experiments" / "configs"
@@ -467,8 +473,8 @@ SIGMOID_1 = 1 / (1 + math.exp(-1))  # 0.731: a sigmoid forget gate's initial val
 )
 def test_matched_gate_bias_inverts_the_gate_activation(gates, closed_form):
     for bias in (0.0, 1.0):
-        assert matched_gate_bias(gates, bias) == pytest.approx(closed_form(bias), abs=1e-9)
-    assert matched_gate_bias("relu", 1.0) == pytest.approx(SIGMOID_1)
+        assert equivalent_gate_bias(gates, bias) == pytest.approx(closed_form(bias), abs=1e-9)
+    assert equivalent_gate_bias("relu", 1.0) == pytest.approx(SIGMOID_1)
 
 
 # --------------------------------------------------------------------------------------------------

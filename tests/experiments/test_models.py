@@ -429,7 +429,7 @@ def test_the_cell_table_describes_the_layer_it_builds(name):
     if row.family == "lstm":
         assert "".join(block[0] for block in layer.cell.blocks) == row.blocks
     if row.gates:
-        assert set(models.matched_gate_biases(make_spec(cell=name))) == set(row.gates)
+        assert set(models.gate_bias_values(make_spec(cell=name))) == set(row.gates)
     else:
         with pytest.raises(ValueError, match="has no gates"):
-            models.matched_gate_biases(make_spec(cell=name))
+            models.gate_bias_values(make_spec(cell=name))
