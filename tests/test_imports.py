@@ -1,5 +1,6 @@
 """The packages' imports run one way: no module imports itself back through others, the cells
-never import the experiments, and the vocabulary imports nothing of the project.
+never import the experiments, the vocabulary imports nothing of the project, and the folders of
+`experiments/` follow the data: grid -> records -> engine, and records -> results.
 
 Imports are read from the source (every `import` statement, including those inside functions, which
 is where a cycle hides from Python at import time) rather than by importing the modules.
@@ -117,5 +118,72 @@ def test_the_vocabulary_imports_nothing():
         "import sys, experiments.vocabulary; "
         "third = [m for m in sys.modules if m.split('.')[0] in "
         "('tensorflow', 'keras', 'jax', 'numpy', 'pandas')]; assert not third, third"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+# What each folder of `experiments/` may import besides itself and the shared top-level modules
+# (`vocabulary`, `solving`, both standard library only). The results never reach the grid or the
+# engine, so a report is drawn from records alone, without TensorFlow.
+SHARED = {"experiments.vocabulary", "experiments.solving"}
+FOLDER_RULE = {
+    "grid": set(),
+    "records": {"grid"},
+    "engine": {"grid", "records"},
+    "results": {"records"},
+}
+
+
+def folder(module: str) -> str | None:
+    """The folder of `experiments/` a module lives in (`experiments.records` itself included)."""
+    parts = module.split(".")
+    if parts[0] == "experiments" and len(parts) >= 2 and (ROOT / "experiments" / parts[1]).is_dir():
+        return parts[1]
+    return None
+
+
+def folder_offenders(graph: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Per module of a folder, the project modules it imports against `FOLDER_RULE`."""
+    offenders = {}
+    for name, deps in graph.items():
+        own = folder(name)
+        if own is None:
+            continue  # experiments/__main__.py and the shared top-level modules
+        allowed = FOLDER_RULE[own] | {own}
+        bad = sorted(
+            d for d in deps if d.startswith("experiments") and d not in SHARED
+            and folder(d) not in allowed
+        )  # fmt: skip
+        if bad:
+            offenders[name] = bad
+    return offenders
+
+
+def test_every_folder_of_experiments_has_a_rule():
+    folders = {folder(name) for name in import_graph()} - {None}
+    assert folders == set(FOLDER_RULE)
+
+
+def test_the_folders_import_only_what_their_rule_allows():
+    offenders = folder_offenders(import_graph())
+    assert not offenders, offenders
+
+
+def test_the_folder_rule_catches_an_import_against_the_flow():
+    graph = import_graph()
+    graph["experiments.results.report"] = {"experiments.engine.models", "experiments.vocabulary"}
+    graph["experiments.grid.config"] = {"experiments.records"}
+    assert folder_offenders(graph) == {
+        "experiments.results.report": ["experiments.engine.models"],
+        "experiments.grid.config": ["experiments.records"],
+    }
+
+
+def test_the_results_import_no_tensorflow():
+    code = (
+        "import sys, experiments.results.report, experiments.results.plots, "
+        "experiments.results.findings; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'jax')]; "
+        "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

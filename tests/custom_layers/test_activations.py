@@ -37,7 +37,9 @@ def test_resolve_every_builtin_name():
 
 
 @pytest.mark.parametrize(
-    "function", [keras.activations.relu, np.tanh, lambda x: x * 2, scaled_tanh], ids=["keras_relu", "np_tanh", "lambda", "scaled_tanh"]
+    "function",
+    [keras.activations.relu, np.tanh, lambda x: x * 2, scaled_tanh],
+    ids=["keras_relu", "np_tanh", "lambda", "scaled_tanh"],
 )
 def test_resolve_callable_passes_through(function):
     assert activations.resolve(function, "cell_activation") is function
