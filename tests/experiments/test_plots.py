@@ -344,3 +344,11 @@ def test_plots_take_their_data_from_compare_and_analysis_not_from_the_findings()
     assert "experiments.results.plots.style" in modules
     for name in modules:
         assert not any(dep.startswith("experiments.results.findings") for dep in graph[name]), name
+
+
+def test_the_plot_table_names_each_kind_once(drawn):
+    stems = [kind.stem for kind in plots.PLOTS]
+    assert len(set(stems)) == len(stems)
+    # every drawn figure comes from a row: the stem itself, or the stem and a task label
+    for name in drawn:
+        assert any(name == s or name.startswith(f"{s}_") for s in stems), name
