@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from experiments.engine import runner
 from experiments.grid.config import load_grid
 from experiments.results import analysis, plots, report
+from experiments.results.plots import style as plot_style
 
 SMOKE = Path(__file__).parents[2] / "experiments" / "configs" / "smoke.toml"
 SUBSET = (
@@ -165,12 +166,12 @@ def test_styles_stay_distinct_past_the_eight_colour_blind_safe_colours(smoke_tab
 
 
 def test_a_long_legend_widens_the_figure_rather_than_the_panels():
-    figure, _ = plots._figure(1, 2, 3.0, 2.0)
+    figure, _ = plot_style.panel_figure(1, 2, 3.0, 2.0)
     width = figure.get_figwidth()
-    plots._legend(figure, [plots._handle({}, "short")])
+    plot_style.legend(figure, [plot_style.handle({}, "short")])
     assert figure.get_figwidth() == width
     long_label = "indrnn relu depth=2 kernel_initializer=small_normal learning_rate=0.003"
-    plots._legend(figure, [plots._handle({}, long_label)])
+    plot_style.legend(figure, [plot_style.handle({}, long_label)])
     assert figure.get_figwidth() > width + 1
 
 
@@ -333,3 +334,21 @@ def test_clip_rate_plots_the_outcome_against_the_share_of_steps_clipped():
     assert labels == ["none", "4", "0.1"]
     names = [plot.name for plot in plots.plot_list(tables)]
     assert "clip_rate" in names
+
+
+def test_plots_take_their_data_from_compare_and_analysis_not_from_the_findings():
+    from tests.test_imports import import_graph
+
+    graph = import_graph()
+    modules = [name for name in graph if name.startswith("experiments.results.plots")]
+    assert "experiments.results.plots.style" in modules
+    for name in modules:
+        assert not any(dep.startswith("experiments.results.findings") for dep in graph[name]), name
+
+
+def test_the_plot_table_names_each_kind_once(drawn):
+    stems = [kind.stem for kind in plots.PLOTS]
+    assert len(set(stems)) == len(stems)
+    # every drawn figure comes from a row: the stem itself, or the stem and a task label
+    for name in drawn:
+        assert any(name == s or name.startswith(f"{s}_") for s in stems), name
