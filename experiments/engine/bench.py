@@ -145,7 +145,7 @@ def instrumentation_rows(shape: Shape, steps: int, repeats: int) -> list[dict]:
     import tensorflow as tf
 
     from experiments.engine import models, training
-    from experiments.grid.config import RunSpec
+    from experiments.grid.spec import RunSpec
 
     spec = RunSpec(units=shape.units, batch_size=shape.batch, clip="global_clipnorm")
     rng = np.random.default_rng(0)
@@ -232,7 +232,7 @@ def monitor_rows(shape: Shape, steps: int, repeats: int) -> list[dict]:
 
 def seed_group_spec(cell: str, steps: int, quick: bool = False):
     """One configuration of the default grid's shape (`configs/default.toml`), seed 0."""
-    from experiments.grid.config import RunSpec
+    from experiments.grid.spec import RunSpec
 
     if quick:
         return RunSpec(task="adding", length=5, cell=cell, units=4, steps=steps, eval_every=2,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 import traceback
 
-from experiments.grid.config import RunSpec, task_for
+from experiments.grid.spec import RunSpec, task_for
 from experiments.records import writer as records
 from experiments.vocabulary import SPEC_FILE, SUMMARY_FILE
 

@@ -45,7 +45,7 @@ from keras import ops
 from custom_layers.gradients import along, clip_gradients, gradient_stats, timestep_norms
 from experiments.engine import models, seed_axis
 from experiments.engine.training import TrainingLog, eval_due, timesteps_due, variable_names
-from experiments.grid.config import RunSpec
+from experiments.grid.spec import RunSpec
 from experiments.vocabulary import DIVERGED
 
 # The per-seed scalars of `stats`, in column order; the variable norms and their clipped values

@@ -13,7 +13,8 @@ import keras
 
 from custom_layers import IndRNN, SwappableGRU, SwappableLSTM, SwappableMUT, SwappableSimpleRNN
 from experiments.engine import seed_axis
-from experiments.grid.config import RunSpec, equivalent_gate_bias
+from experiments.grid.config import equivalent_gate_bias
+from experiments.grid.spec import RunSpec
 from experiments.grid.tasks import Task
 from experiments.vocabulary import CELL_TABLE, GATED_CELLS, OPTIMIZERS, SMALL_NORMAL
 

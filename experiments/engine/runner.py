@@ -31,7 +31,8 @@ from experiments.engine.execution import (
     train_group,
 )
 from experiments.engine.workers import HelperPool, threads_per_worker
-from experiments.grid.config import Grid, RunSpec, task_for
+from experiments.grid.config import Grid
+from experiments.grid.spec import RunSpec, task_for
 from experiments.records import writer as records
 from experiments.vocabulary import CELL_BLOCKS, FAILED, LOCK_FILE, STATUSES, SUMMARY_FILE
 

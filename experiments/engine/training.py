@@ -28,7 +28,7 @@ from custom_layers.gradients import (
     timestep_norms,
     variable_names,
 )
-from experiments.grid.config import RunSpec
+from experiments.grid.spec import RunSpec
 from experiments.vocabulary import COMPLETED, DIVERGED
 
 

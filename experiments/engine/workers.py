@@ -75,7 +75,7 @@ def _init_helper(threads: int, stop_event) -> None:
 
 def _train_in_helper(spec_dicts: list[dict]) -> list[dict] | None:
     from experiments.engine import execution
-    from experiments.grid.config import RunSpec
+    from experiments.grid.spec import RunSpec
 
     try:
         group = tuple(RunSpec.from_dict(d) for d in spec_dicts)

@@ -26,7 +26,7 @@ import shutil
 import time
 from pathlib import Path
 
-from experiments.grid.config import RunSpec
+from experiments.grid.spec import RunSpec
 from experiments.records import environment, events
 from experiments.records.files import csv_text, json_text
 from experiments.solving import step_solved

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from experiments.engine import runner
-from experiments.grid.config import RunSpec, load_grid
+from experiments.grid.config import load_grid
+from experiments.grid.spec import RunSpec
 
 SMOKE_TOML = Path(__file__).parents[2] / "experiments" / "configs" / "smoke.toml"
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.grid.config import RunSpec, task_for
+from experiments.grid.spec import RunSpec, task_for
 from experiments.records import writer as records
 from experiments.records.files import write_frame
 from experiments.results import analysis

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.grid.config import RunSpec
+from experiments.grid.spec import RunSpec
 from experiments.results import analysis, findings
 from experiments.results.findings import CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED
 from experiments.vocabulary import BUILTIN_SCHEMES

@@ -18,7 +18,7 @@ import pytest
 
 from custom_layers import MaxAbs
 from experiments.engine import models
-from experiments.grid.config import RunSpec, task_for
+from experiments.grid.spec import RunSpec, task_for
 from experiments.vocabulary import (
     BUILTIN_SCHEMES,
     CELL_BLOCKS,

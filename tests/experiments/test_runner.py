@@ -39,7 +39,8 @@ from test_events import assert_events_hold_the_csvs, hparam_values, read_events
 from experiments.__main__ import main
 from experiments.engine import models, runner
 from experiments.engine.execution import set_threads, train_run
-from experiments.grid.config import RunSpec, load_grid, task_for
+from experiments.grid.config import load_grid
+from experiments.grid.spec import RunSpec, task_for
 from experiments.records import events
 from experiments.records import writer as records
 from experiments.results import analysis

@@ -21,7 +21,7 @@ import pytest
 
 from experiments.engine import group_training, models, training
 from experiments.engine.execution import seed_groups, train_group
-from experiments.grid.config import RunSpec, task_for
+from experiments.grid.spec import RunSpec, task_for
 from experiments.vocabulary import (
     CELLS,
     CLIP_MODES,
