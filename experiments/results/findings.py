@@ -35,9 +35,12 @@ from experiments.results.formatting import num, pct
 from experiments.results.significance import (
     A_BETTER,
     COMPARABLE,
+    CONTRADICTED,
     DIFFERENT,
+    INCONCLUSIVE,
     MARGIN,
     NOT_WORSE,
+    SUPPORTED,
     Comparison,
 )
 from experiments.solving import SUSTAIN
@@ -49,9 +52,6 @@ from experiments.vocabulary import (
     STANDARD,
 )
 
-SUPPORTED = "supported"
-CONTRADICTED = "contradicted"
-INCONCLUSIVE = "inconclusive"
 NOT_TESTED = "not tested by this grid"
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_TESTED)
 
