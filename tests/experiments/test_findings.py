@@ -651,3 +651,52 @@ def test_f10_tests_each_clip_mode_and_optimizer_apart():
 def test_f10_not_tested_with_one_threshold():
     groups = run_rows(SOLVED, scheme="relu_candidate", clip="global_clipnorm")
     assert judged(f10_clip_threshold.judge, groups).verdict == NOT_TESTED
+
+
+# --------------------------------------------------------------------------------------------------
+# The registry: one module per claim, in key order
+
+
+def test_the_registry_lists_f1_to_f10_in_order_once_each():
+    keys = [module.CLAIM.key for module in findings.FINDINGS]
+    assert keys == [f"F{n}" for n in range(1, 11)]
+    assert len(set(keys)) == len(keys)
+    assert len(set(findings.FINDINGS)) == len(findings.FINDINGS)
+
+
+@pytest.mark.parametrize("position, module", list(enumerate(findings.FINDINGS, start=1)))
+def test_each_module_holds_the_claim_of_its_position(position, module):
+    name = module.__name__.rpartition(".")[2]
+    assert name.startswith(f"f{position:02d}_")
+    assert module.CLAIM.key == f"F{position}"
+    assert isinstance(module.CLAIM, findings.Claim)
+    assert callable(module.judge) and callable(module.advice)
+
+
+def test_scope_has_an_entry_per_finding():
+    assert list(findings.SCOPE) == [module.CLAIM.key for module in findings.FINDINGS]
+    for default, more in findings.SCOPE.values():
+        assert default and more
+
+
+def test_every_finding_advises_or_is_worded_by_another():
+    """`CHOICES` orders the modules whose sentences "What to choose" holds; the others' advice
+    is None (F3's verdict is worded in F7's sentence)."""
+    assert set(findings.CHOICES) <= set(findings.FINDINGS)
+    assert len(set(findings.CHOICES)) == len(findings.CHOICES)
+    by_key = {m.CLAIM.key: m.CLAIM.not_tested("why") for m in findings.FINDINGS}
+    for module in findings.FINDINGS:
+        assert (module.advice(by_key) is None) == (module not in findings.CHOICES), module
+
+
+def test_a_claim_not_tested_carries_its_own_words():
+    claim = f06_forget_bias.CLAIM
+    result = claim.not_tested("needs this", "and that")
+    assert (result.key, result.claim, result.source, result.rule) == (
+        "F6",
+        claim.text,
+        claim.source,
+        claim.rule,
+    )
+    assert result.verdict == NOT_TESTED and result.evidence == ("needs this", "and that")
+    assert result.budget == {} and result.comparisons == () and result.context == ()
