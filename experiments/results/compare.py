@@ -15,6 +15,7 @@ from experiments.results.formatting import num, pct
 from experiments.vocabulary import DIVERGED, FINISHED
 
 CLIPPING = analysis.CLIP_FIELDS
+ACTIVATIONS = ("scheme", "gates", "candidate", "output", "gate_init")  # what a scheme sets
 
 
 def where(runs: pd.DataFrame, cells=None, **values) -> pd.Series:
@@ -64,6 +65,14 @@ def pair_runs(tables, a: pd.DataFrame, b: pd.DataFrame, vary) -> pd.DataFrame:
     left = a.assign(outcome=outcome(a), _key=a[keys].apply(tuple, axis=1))
     right = b.assign(outcome=outcome(b), _key=b[keys].apply(tuple, axis=1))
     return left.merge(right, on="_key", suffixes=("_a", "_b"))
+
+
+def side(pairs: pd.DataFrame, which: str) -> pd.DataFrame:
+    """One side (`which`: "a" or "b") of `pair_runs`'s pairs as runs (the suffix removed)."""
+    suffix = f"_{which}"
+    return pairs[[c for c in pairs if c.endswith(suffix)]].rename(
+        columns=lambda c: c.removesuffix(suffix)
+    )
 
 
 def stratum(frame: pd.DataFrame, strata, suffix: str = "") -> pd.Series:

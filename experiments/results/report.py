@@ -25,7 +25,7 @@ from pathlib import Path
 
 from experiments.records import environment, events
 from experiments.records.files import write_atomic, write_frame
-from experiments.results import advice, analysis, findings
+from experiments.results import analysis, findings
 from experiments.results.formatting import num, pct
 from experiments.vocabulary import (
     FAILED,
@@ -141,7 +141,7 @@ def _advice_section(judged: list[findings.Finding]) -> list[Block]:
             "For a practitioner, from this grid's verdicts (each links to its evidence below; "
             "they hold on these tasks at these step budgets):"
         ),
-        _list(advice.what_to_choose(judged)),
+        _list(findings.what_to_choose(judged)),
     ]
 
 

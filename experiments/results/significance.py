@@ -51,6 +51,10 @@ DIFFERENT = "different"  # ... or the two differ, either way
 NOT_WORSE = "a not worse"  # ... or A does at least as well as B (non-inferiority, within MARGIN)
 CLAIMS = (A_BETTER, COMPARABLE, DIFFERENT, NOT_WORSE)
 
+SUPPORTED = "supported"  # what `decide` gives a claim: the comparisons bear it out
+CONTRADICTED = "contradicted"  # ... they bear out the opposite (as strongly)
+INCONCLUSIVE = "inconclusive"  # ... neither
+
 
 def score(solved, step_solved, steps, loss_ratio, diverged) -> np.ndarray:
     """Each run's ordinal outcome (see the module docstring); lower is better.
@@ -236,8 +240,8 @@ def decide(comparisons: list[Comparison], claim: str) -> tuple[str, list[Compari
     """The verdict of a claim from its comparisons, and the comparisons with adjusted p-values.
 
     `claim` is `A_BETTER` (A does better than B, in every comparison's orientation),
-    `COMPARABLE`, `DIFFERENT` or `NOT_WORSE`. Verdicts ("supported", "contradicted",
-    "inconclusive"):
+    `COMPARABLE`, `DIFFERENT` or `NOT_WORSE`. Verdicts (`SUPPORTED`, `CONTRADICTED`,
+    `INCONCLUSIVE`):
 
     - A_BETTER: supported if some comparison favours A and none favours B; contradicted if some
       favours B and none favours A, or if every comparison shows equivalence (no difference);
@@ -254,33 +258,33 @@ def decide(comparisons: list[Comparison], claim: str) -> tuple[str, list[Compari
     done = [replace(c, p_adjusted=p) for c, p in zip(comparisons, adjusted, strict=True)]
     done = [replace(c, seeds_needed=_seeds_needed(c, len(done))) for c in done]
     if not done:
-        return "inconclusive", done
+        return INCONCLUSIVE, done
     for_a = any(c.favours_a for c in done)
     for_b = any(c.favours_b for c in done)
     all_equivalent = all(c.equivalent for c in done)
     if claim == A_BETTER:
         if for_a and not for_b:
-            return "supported", done
+            return SUPPORTED, done
         if (for_b and not for_a) or all_equivalent:
-            return "contradicted", done
-        return "inconclusive", done
+            return CONTRADICTED, done
+        return INCONCLUSIVE, done
     if claim == DIFFERENT:
         if for_a or for_b:
-            return "supported", done
-        return ("contradicted" if all_equivalent else "inconclusive"), done
+            return SUPPORTED, done
+        return (CONTRADICTED if all_equivalent else INCONCLUSIVE), done
     if claim == NOT_WORSE:
         if for_b:
-            return "contradicted", done
+            return CONTRADICTED, done
         if all(c.favours_a or c.not_worse for c in done):
-            return "supported", done
-        return "inconclusive", done
+            return SUPPORTED, done
+        return INCONCLUSIVE, done
     if claim != COMPARABLE:
         raise ValueError(f"unknown claim {claim!r}; valid: {list(CLAIMS)}")
     if for_a or for_b:
-        return "contradicted", done
+        return CONTRADICTED, done
     if all_equivalent:
-        return "supported", done
-    return "inconclusive", done
+        return SUPPORTED, done
+    return INCONCLUSIVE, done
 
 
 def _seeds_needed(c: Comparison, tests: int) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.results import advice, significance
+from experiments.results import findings, significance
 from experiments.results.findings import CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED, Finding
 
 
@@ -30,12 +30,12 @@ def judged(**overrides):
 
 
 def sentence(topic, **overrides):
-    (line,) = [s for s in advice.what_to_choose(judged(**overrides)) if s.startswith(topic)]
+    (line,) = [s for s in findings.what_to_choose(judged(**overrides)) if s.startswith(topic)]
     return line
 
 
 def test_one_sentence_per_choice_each_linking_its_finding():
-    lines = advice.what_to_choose(judged())
+    lines = findings.what_to_choose(judged())
     assert [line.split(":**")[0] for line in lines] == [
         "**Gates",
         "**Candidate activation",

@@ -20,7 +20,22 @@ import pytest
 
 from experiments.grid.spec import RunSpec
 from experiments.results import analysis, findings
-from experiments.results.findings import CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED
+from experiments.results.findings import (
+    CONTRADICTED,
+    INCONCLUSIVE,
+    NOT_TESTED,
+    SUPPORTED,
+    f01_relu_candidate,
+    f02_relu_gates,
+    f03_gradient_through_time,
+    f04_clipnorm_vs_global,
+    f05_gru_vs_lstm,
+    f06_forget_bias,
+    f07_relu_recurrence,
+    f08_lstm_ablations,
+    f09_gru_mut_vs_lstm,
+    f10_clip_threshold,
+)
 from experiments.vocabulary import BUILTIN_SCHEMES
 
 BASE = dict(grid="synthetic", task="adding", length=50, units=8, steps=1000, clip_threshold=0.25)
@@ -99,7 +114,7 @@ def f1(clipped, unclipped, clip="global_clipnorm", **extra):
 
 
 def test_f1_supported_when_clipping_helps():
-    result = judged(findings.f1_relu_candidate, *f1(SOLVED, [U] * 8))
+    result = judged(f01_relu_candidate.judge, *f1(SOLVED, [U] * 8))
     assert result.verdict == SUPPORTED
     (test,) = result.comparisons
     assert test.counts == (8, 0, 0) and test.p_value == pytest.approx(2 / 2**8)
@@ -107,24 +122,24 @@ def test_f1_supported_when_clipping_helps():
 
 
 def test_f1_contradicted_when_clipping_hurts():
-    assert judged(findings.f1_relu_candidate, *f1([U] * 8, SOLVED)).verdict == CONTRADICTED
+    assert judged(f01_relu_candidate.judge, *f1([U] * 8, SOLVED)).verdict == CONTRADICTED
 
 
 def test_f1_contradicted_when_clipping_changes_nothing():
-    result = judged(findings.f1_relu_candidate, *f1(SOLVED, SOLVED))
+    result = judged(f01_relu_candidate.judge, *f1(SOLVED, SOLVED))
     assert result.verdict == CONTRADICTED
     assert result.comparisons[0].equivalent
 
 
 def test_f1_inconclusive_with_too_few_seeds():
-    result = judged(findings.f1_relu_candidate, *f1([300] * 3, [U] * 3))
+    result = judged(f01_relu_candidate.judge, *f1([300] * 3, [U] * 3))
     assert result.verdict == INCONCLUSIVE
     assert_seeds_needed(result)
 
 
 def test_f1_not_tested_without_unclipped_runs():
     result = judged(
-        findings.f1_relu_candidate, run_rows(SOLVED, scheme="relu_candidate", clip="clipnorm")
+        f01_relu_candidate.judge, run_rows(SOLVED, scheme="relu_candidate", clip="clipnorm")
     )
     assert result.verdict == NOT_TESTED
 
@@ -135,7 +150,7 @@ def test_f1_tests_each_clip_mode_and_optimizer_on_its_own():
         run_rows([U] * 8, scheme="relu_candidate", clip="clipvalue"),
         *f1(SOLVED, [U] * 8, optimizer="sgd", momentum=0.9),
     ]
-    result = judged(findings.f1_relu_candidate, *groups)
+    result = judged(f01_relu_candidate.judge, *groups)
     labels = {c.label: c.outcome for c in result.comparisons}
     assert labels == {
         "adding50 adam global_clipnorm 0.25": "clipped better",
@@ -158,7 +173,7 @@ def test_f1_judges_each_clip_mode_at_its_lowest_threshold():
         ),
         run_rows(SOLVED, scheme="relu_candidate", clip="clipnorm", clip_threshold=4.0),
     ]
-    result = judged(findings.f1_relu_candidate, *groups)
+    result = judged(f01_relu_candidate.judge, *groups)
     assert {c.label for c in result.comparisons} == {
         "adding50 adam global_clipnorm 0.25",
         "adding50 adam clipnorm 4",  # the only threshold of its mode
@@ -172,7 +187,7 @@ def test_f1_leaves_out_a_task_that_no_run_solved():
     # At length 20 nothing solves: clipped "learned" beats unclipped on loss, but that task must
     # not decide the claim (it carries no information on solving); length 50 has no effect.
     groups = [*f1(SOLVED, SOLVED), *f1([LEARNED] * 8, [U] * 8, length=20)]
-    result = judged(findings.f1_relu_candidate, *groups)
+    result = judged(f01_relu_candidate.judge, *groups)
     assert [c.label for c in result.comparisons] == ["adding50 adam global_clipnorm 0.25"]
     assert any("left out" in line and "adding20" in line for line in result.evidence)
     assert result.verdict == CONTRADICTED
@@ -183,7 +198,7 @@ def test_f1_shows_the_tanh_lstm_beside_the_verdict():
         run_rows(SOLVED, clip="global_clipnorm"),
         run_rows([U] * 8, clip="none"),
     ]
-    result = judged(findings.f1_relu_candidate, *f1(SOLVED, SOLVED), *tanh)
+    result = judged(f01_relu_candidate.judge, *f1(SOLVED, SOLVED), *tanh)
     assert result.verdict == CONTRADICTED  # the reference does not vote
     assert [c.outcome for c in result.context] == ["clipped better"]
 
@@ -200,27 +215,27 @@ def f2(sigmoid, relu, cell="lstm", gate_init="matched"):
 
 
 def test_f2_supported():
-    result = judged(findings.f2_relu_gates, *f2(SOLVED, [D] * 4 + [U] * 4))
+    result = judged(f02_relu_gates.judge, *f2(SOLVED, [D] * 4 + [U] * 4))
     assert result.verdict == SUPPORTED
     assert result.favouring("sigmoid gates")
 
 
 def test_f2_contradicted_when_relu_gates_do_better():
-    assert judged(findings.f2_relu_gates, *f2(SLOW, SOLVED, cell="gru")).verdict == CONTRADICTED
+    assert judged(f02_relu_gates.judge, *f2(SLOW, SOLVED, cell="gru")).verdict == CONTRADICTED
 
 
 def test_f2_contradicted_by_equivalence():
-    assert judged(findings.f2_relu_gates, *f2(SOLVED, SOLVED)).verdict == CONTRADICTED
+    assert judged(f02_relu_gates.judge, *f2(SOLVED, SOLVED)).verdict == CONTRADICTED
 
 
 def test_f2_inconclusive_with_too_few_seeds():
-    result = judged(findings.f2_relu_gates, *f2([300] * 4, [U] * 4))
+    result = judged(f02_relu_gates.judge, *f2([300] * 4, [U] * 4))
     assert result.verdict == INCONCLUSIVE
     assert_seeds_needed(result)
 
 
 def test_f2_needs_matched_gate_initialisation():
-    result = judged(findings.f2_relu_gates, *f2(SOLVED, [U] * 8, gate_init="keras"))
+    result = judged(f02_relu_gates.judge, *f2(SOLVED, [U] * 8, gate_init="keras"))
     assert result.verdict == NOT_TESTED
     assert "matched" in result.evidence[0]
 
@@ -230,7 +245,7 @@ def test_f2_tests_each_cell_and_shows_hard_sigmoid_beside():
         SOLVED, scheme="hard_sigmoid_gates", gate_init="matched", clip="global_clipnorm"
     )
     groups = [*f2(SOLVED, [U] * 8), *f2(SOLVED, SOLVED, cell="gru"), hard]
-    result = judged(findings.f2_relu_gates, *groups)
+    result = judged(f02_relu_gates.judge, *groups)
     assert {c.label: c.outcome for c in result.comparisons} == {
         "adding50 lstm": "sigmoid gates better",
         "adding50 gru": "equivalent",
@@ -264,7 +279,7 @@ def f3(gated_end, tanh_end, control=(300,) * 8, gated_start=-3.0, tanh_start=-1.
     rows = decay_rows(lstm, [-gated_start] * 8, [-g for g in gated_end])
     rows += decay_rows(tanh, [-tanh_start] * 8, [-t for t in tanh_end])
     timesteps = pd.DataFrame(rows, columns=["run_id", "step", "t", "grad_norm"])
-    return judged(findings.f3_gradient_through_time, *groups, timesteps=timesteps)
+    return judged(f03_gradient_through_time.judge, *groups, timesteps=timesteps)
 
 
 def test_f3_supported_at_the_end_of_training_and_shown_at_initialisation():
@@ -296,7 +311,7 @@ def test_f3_inconclusive_when_the_two_overlap():
 
 def test_f3_not_tested_without_gradient_records():
     result = judged(
-        findings.f3_gradient_through_time,
+        f03_gradient_through_time.judge,
         run_rows(SOLVED),
         run_rows([U] * 8, cell="simple_rnn"),
     )
@@ -317,33 +332,33 @@ def f4(global_, per_variable, clipped_steps=0.3, **extra):
 @pytest.mark.parametrize("order", ["global better", "clipnorm better"])
 def test_f4_supported_by_a_difference_either_way(order):
     a, b = (SOLVED, SLOW) if order == "global better" else (SLOW, SOLVED)
-    result = judged(findings.f4_clipnorm_vs_global, *f4(a, b))
+    result = judged(f04_clipnorm_vs_global.judge, *f4(a, b))
     assert result.verdict == SUPPORTED
 
 
 def test_f4_contradicted_by_equivalence():
-    assert judged(findings.f4_clipnorm_vs_global, *f4(SOLVED, SOLVED)).verdict == CONTRADICTED
+    assert judged(f04_clipnorm_vs_global.judge, *f4(SOLVED, SOLVED)).verdict == CONTRADICTED
 
 
 def test_f4_inconclusive_with_too_few_seeds():
-    result = judged(findings.f4_clipnorm_vs_global, *f4([300] * 4, [600] * 4))
+    result = judged(f04_clipnorm_vs_global.judge, *f4([300] * 4, [600] * 4))
     assert result.verdict == INCONCLUSIVE
     assert_seeds_needed(result)
 
 
 def test_f4_judges_only_pairs_where_clipping_fired():
     # Clipping rarely fired: the (different) outcomes are not evidence about the clip modes.
-    rare = judged(findings.f4_clipnorm_vs_global, *f4(SOLVED, SLOW, clipped_steps=0.05))
+    rare = judged(f04_clipnorm_vs_global.judge, *f4(SOLVED, SLOW, clipped_steps=0.05))
     assert rare.verdict == NOT_TESTED
     assert "never fired often enough" in rare.evidence[0]
     groups = [*f4(SOLVED, SOLVED), *f4(SOLVED, SLOW, clipped_steps=0.05, optimizer="sgd")]
-    result = judged(findings.f4_clipnorm_vs_global, *groups)
+    result = judged(f04_clipnorm_vs_global.judge, *groups)
     assert [c.label for c in result.comparisons] == ["adding50 adam lstm standard"]
     assert result.verdict == CONTRADICTED
 
 
 def test_f4_not_tested_without_pairs():
-    result = judged(findings.f4_clipnorm_vs_global, run_rows(SOLVED, clip="clipnorm"))
+    result = judged(f04_clipnorm_vs_global.judge, run_rows(SOLVED, clip="clipnorm"))
     assert result.verdict == NOT_TESTED
 
 
@@ -359,7 +374,7 @@ def f5(gru, lstm, **extra):
 
 
 def test_f5_supported_by_equivalence():
-    result = judged(findings.f5_gru_vs_lstm, *f5(SOLVED, SOLVED))
+    result = judged(f05_gru_vs_lstm.judge, *f5(SOLVED, SOLVED))
     assert result.verdict == SUPPORTED
     assert result.comparisons[0].test == "Mann-Whitney U"
 
@@ -367,20 +382,20 @@ def test_f5_supported_by_equivalence():
 @pytest.mark.parametrize("better", ["gru", "lstm"])
 def test_f5_contradicted_by_a_difference(better):
     gru, lstm = (SOLVED, [U] * 8) if better == "gru" else ([U] * 8, SOLVED)
-    result = judged(findings.f5_gru_vs_lstm, *f5(gru, lstm))
+    result = judged(f05_gru_vs_lstm.judge, *f5(gru, lstm))
     assert result.verdict == CONTRADICTED
     assert result.favouring(better)
 
 
 def test_f5_inconclusive_with_too_few_seeds():
-    result = judged(findings.f5_gru_vs_lstm, *f5([300, 500, 700], [400, 600, 800]))
+    result = judged(f05_gru_vs_lstm.judge, *f5([300, 500, 700], [400, 600, 800]))
     assert result.verdict == INCONCLUSIVE
     assert_seeds_needed(result)
 
 
 def test_f5_leaves_out_tasks_neither_cell_solves():
     groups = [*f5(SOLVED, SOLVED), *f5([U] * 8, [LEARNED] * 8, length=100)]
-    result = judged(findings.f5_gru_vs_lstm, *groups)
+    result = judged(f05_gru_vs_lstm.judge, *groups)
     assert [c.label for c in result.comparisons] == ["adding50 adam global_clipnorm"]
     assert any("left out" in line and "adding100" in line for line in result.evidence)
     assert result.verdict == SUPPORTED
@@ -389,13 +404,13 @@ def test_f5_leaves_out_tasks_neither_cell_solves():
 def test_f5_compares_the_lstm_at_its_default_forget_bias_only():
     # F6's bias-0 runs share the GRU's other settings; they must not join the LSTM arm
     groups = [*f5(SOLVED, SOLVED), run_rows([U] * 8, clip="global_clipnorm", forget_bias=0.0)]
-    result = judged(findings.f5_gru_vs_lstm, *groups)
+    result = judged(f05_gru_vs_lstm.judge, *groups)
     assert result.comparisons[0].n == "8 vs 8 runs"
     assert result.verdict == SUPPORTED
 
 
 def test_f5_not_tested_without_gru_runs():
-    assert judged(findings.f5_gru_vs_lstm, run_rows(SOLVED)).verdict == NOT_TESTED
+    assert judged(f05_gru_vs_lstm.judge, run_rows(SOLVED)).verdict == NOT_TESTED
 
 
 # --------------------------------------------------------------------------------------------------
@@ -410,25 +425,25 @@ def f6(one, zero):
 
 
 def test_f6_supported():
-    assert judged(findings.f6_forget_bias, *f6(SOLVED, SLOW)).verdict == SUPPORTED
+    assert judged(f06_forget_bias.judge, *f6(SOLVED, SLOW)).verdict == SUPPORTED
 
 
 def test_f6_contradicted_when_bias_0_does_better():
-    assert judged(findings.f6_forget_bias, *f6(SLOW, SOLVED)).verdict == CONTRADICTED
+    assert judged(f06_forget_bias.judge, *f6(SLOW, SOLVED)).verdict == CONTRADICTED
 
 
 def test_f6_contradicted_by_equivalence():
-    assert judged(findings.f6_forget_bias, *f6(SOLVED, SOLVED)).verdict == CONTRADICTED
+    assert judged(f06_forget_bias.judge, *f6(SOLVED, SOLVED)).verdict == CONTRADICTED
 
 
 def test_f6_inconclusive_with_too_few_seeds():
-    result = judged(findings.f6_forget_bias, *f6([300, 300, 300], [900, 900, 900]))
+    result = judged(f06_forget_bias.judge, *f6([300, 300, 300], [900, 900, 900]))
     assert result.verdict == INCONCLUSIVE
     assert_seeds_needed(result)
 
 
 def test_f6_not_tested_without_bias_0():
-    assert judged(findings.f6_forget_bias, run_rows(SOLVED)).verdict == NOT_TESTED
+    assert judged(f06_forget_bias.judge, run_rows(SOLVED)).verdict == NOT_TESTED
 
 
 # --------------------------------------------------------------------------------------------------
@@ -445,17 +460,17 @@ def f7(relu, tanh, cell="simple_rnn"):
 
 @pytest.mark.parametrize("cell, name", [("simple_rnn", "IRNN"), ("indrnn", "IndRNN")])
 def test_f7_supported(cell, name):
-    result = judged(findings.f7_relu_recurrence, *f7(SOLVED, [U] * 8, cell=cell))
+    result = judged(f07_relu_recurrence.judge, *f7(SOLVED, [U] * 8, cell=cell))
     assert result.verdict == SUPPORTED
     assert result.favouring(name)
 
 
 def test_f7_contradicted_when_the_tanh_rnn_does_better():
-    assert judged(findings.f7_relu_recurrence, *f7([U] * 8, SOLVED)).verdict == CONTRADICTED
+    assert judged(f07_relu_recurrence.judge, *f7([U] * 8, SOLVED)).verdict == CONTRADICTED
 
 
 def test_f7_inconclusive_with_too_few_seeds():
-    result = judged(findings.f7_relu_recurrence, *f7([300, U, 500], [U, U, 700]))
+    result = judged(f07_relu_recurrence.judge, *f7([300, U, 500], [U, U, 700]))
     assert result.verdict == INCONCLUSIVE
     assert_seeds_needed(result)
 
@@ -465,7 +480,7 @@ def test_f7_ignores_a_relu_simple_rnn_without_identity_initialisation():
         run_rows(SOLVED, cell="simple_rnn", scheme="relu"),
         run_rows([U] * 8, cell="simple_rnn"),
     )
-    assert judged(findings.f7_relu_recurrence, *groups).verdict == NOT_TESTED
+    assert judged(f07_relu_recurrence.judge, *groups).verdict == NOT_TESTED
 
 
 def test_judge_gives_every_finding_in_order():
@@ -492,7 +507,7 @@ def f8(lstm=SOLVED, nfg=SLOW, noaf=SLOW, nog=SOLVED, cifg=SOLVED, peephole=SOLVE
 
 
 def test_f8_supported_when_nfg_and_noaf_hurt_and_the_others_do_not():
-    result = judged(findings.f8_lstm_ablations, *f8())
+    result = judged(f08_lstm_ablations.judge, *f8())
     assert result.verdict == SUPPORTED
     labels = [(c.a, c.b) for c in result.comparisons]
     assert ("LSTM", "NFG") in labels and ("LSTM", "NOAF") in labels
@@ -502,16 +517,16 @@ def test_f8_supported_when_nfg_and_noaf_hurt_and_the_others_do_not():
 
 
 def test_f8_contradicted_when_the_output_gate_matters():
-    assert judged(findings.f8_lstm_ablations, *f8(nog=SLOW)).verdict == CONTRADICTED
+    assert judged(f08_lstm_ablations.judge, *f8(nog=SLOW)).verdict == CONTRADICTED
 
 
 def test_f8_contradicted_when_the_forget_gate_does_not_matter():
     # NFG as good as the LSTM: equivalence where part 1 claims a difference
-    assert judged(findings.f8_lstm_ablations, *f8(nfg=SOLVED)).verdict == CONTRADICTED
+    assert judged(f08_lstm_ablations.judge, *f8(nfg=SOLVED)).verdict == CONTRADICTED
 
 
 def test_f8_contradicted_when_removing_the_peepholes_hurts():
-    result = judged(findings.f8_lstm_ablations, *f8(lstm=SLOW, nfg=[U] * 8, noaf=[U] * 8))
+    result = judged(f08_lstm_ablations.judge, *f8(lstm=SLOW, nfg=[U] * 8, noaf=[U] * 8))
     # the standard LSTM (no peepholes) is slower than every variant that should not hurt
     assert result.verdict == CONTRADICTED
     assert result.favouring("peephole LSTM")
@@ -519,7 +534,7 @@ def test_f8_contradicted_when_removing_the_peepholes_hurts():
 
 def test_f8_inconclusive_with_too_few_seeds():
     result = judged(
-        findings.f8_lstm_ablations,
+        f08_lstm_ablations.judge,
         *f8([300] * 3, [900] * 3, [900] * 3, [300, 900, 300], [300] * 3, [300] * 3),
     )
     assert result.verdict == INCONCLUSIVE
@@ -532,14 +547,14 @@ def test_f8_shows_nig_and_niaf_beside_the_verdict():
         run_rows(SLOW, cell="nig"),
         run_rows([U] * 8, scheme="linear_candidate"),
     ]
-    result = judged(findings.f8_lstm_ablations, *groups)
+    result = judged(f08_lstm_ablations.judge, *groups)
     assert result.verdict == SUPPORTED
     assert {c.b for c in result.context} == {"NIG", "NIAF"}
     assert all(c.favours_a for c in result.context)
 
 
 def test_f8_not_tested_without_both_parts():
-    assert judged(findings.f8_lstm_ablations, *f8(nog=None, cifg=None, peephole=None)).verdict == (
+    assert judged(f08_lstm_ablations.judge, *f8(nog=None, cifg=None, peephole=None)).verdict == (
         NOT_TESTED
     )
 
@@ -554,7 +569,7 @@ def f9(lstm=SOLVED, gru=SOLVED, mut1=SOLVED, **more):
 
 
 def test_f9_supported_when_all_do_equally_well():
-    result = judged(findings.f9_gru_mut_vs_lstm, *f9())
+    result = judged(f09_gru_mut_vs_lstm.judge, *f9())
     assert result.verdict == SUPPORTED
     assert [(c.a, c.b) for c in result.comparisons] == [
         ("gru", "lstm"),
@@ -564,32 +579,32 @@ def test_f9_supported_when_all_do_equally_well():
 
 
 def test_f9_supported_when_mut1_does_better():
-    assert judged(findings.f9_gru_mut_vs_lstm, *f9(lstm=SLOW, gru=SLOW)).verdict == SUPPORTED
+    assert judged(f09_gru_mut_vs_lstm.judge, *f9(lstm=SLOW, gru=SLOW)).verdict == SUPPORTED
 
 
 @pytest.mark.parametrize("worse", ["gru", "mut1"])
 def test_f9_contradicted_when_a_cell_does_worse(worse):
-    result = judged(findings.f9_gru_mut_vs_lstm, *f9(**{worse: [U] * 8}))
+    result = judged(f09_gru_mut_vs_lstm.judge, *f9(**{worse: [U] * 8}))
     assert result.verdict == CONTRADICTED
 
 
 def test_f9_inconclusive_with_too_few_seeds():
     result = judged(
-        findings.f9_gru_mut_vs_lstm, *f9([300, 500, 700], [400, 600, 800], [500, 700, 900])
+        f09_gru_mut_vs_lstm.judge, *f9([300, 500, 700], [400, 600, 800], [500, 700, 900])
     )
     assert result.verdict == INCONCLUSIVE
     assert_seeds_needed(result)
 
 
 def test_f9_shows_mut2_and_mut3_beside():
-    result = judged(findings.f9_gru_mut_vs_lstm, *f9(mut2=SOLVED, mut3=[U] * 8))
+    result = judged(f09_gru_mut_vs_lstm.judge, *f9(mut2=SOLVED, mut3=[U] * 8))
     assert result.verdict == SUPPORTED
     assert [c.a for c in result.context] == ["mut2", "mut3"]
     assert result.context[1].favours_b
 
 
 def test_f9_not_tested_without_mut1():
-    assert judged(findings.f9_gru_mut_vs_lstm, *f9(mut1=[])[:2]).verdict == NOT_TESTED
+    assert judged(f09_gru_mut_vs_lstm.judge, *f9(mut1=[])[:2]).verdict == NOT_TESTED
 
 
 # --------------------------------------------------------------------------------------------------
@@ -607,7 +622,7 @@ def f10(low, high, unclipped=None, clip="global_clipnorm", **extra):
 
 
 def test_f10_supported_when_the_low_threshold_does_better():
-    result = judged(findings.f10_clip_threshold, *f10(SOLVED, [U] * 8, SLOW))
+    result = judged(f10_clip_threshold.judge, *f10(SOLVED, [U] * 8, SLOW))
     assert result.verdict == SUPPORTED
     (test,) = result.comparisons
     assert test.label.endswith("global_clipnorm lstm relu_candidate 0.1 vs 4")
@@ -619,20 +634,69 @@ def test_f10_supported_when_the_low_threshold_does_better():
 
 
 def test_f10_contradicted_when_the_high_threshold_does_better():
-    assert judged(findings.f10_clip_threshold, *f10([U] * 8, SOLVED)).verdict == CONTRADICTED
+    assert judged(f10_clip_threshold.judge, *f10([U] * 8, SOLVED)).verdict == CONTRADICTED
 
 
 def test_f10_contradicted_when_the_threshold_does_not_matter():
-    assert judged(findings.f10_clip_threshold, *f10(SOLVED, SOLVED)).verdict == CONTRADICTED
+    assert judged(f10_clip_threshold.judge, *f10(SOLVED, SOLVED)).verdict == CONTRADICTED
 
 
 def test_f10_tests_each_clip_mode_and_optimizer_apart():
     groups = [*f10(SOLVED, SLOW), *f10(SOLVED, SLOW, clip="clipvalue", optimizer="sgd")]
-    result = judged(findings.f10_clip_threshold, *groups)
+    result = judged(f10_clip_threshold.judge, *groups)
     assert len(result.comparisons) == 2
     assert {c.label.split()[1:3][0] for c in result.comparisons} == {"adam", "sgd"}
 
 
 def test_f10_not_tested_with_one_threshold():
     groups = run_rows(SOLVED, scheme="relu_candidate", clip="global_clipnorm")
-    assert judged(findings.f10_clip_threshold, groups).verdict == NOT_TESTED
+    assert judged(f10_clip_threshold.judge, groups).verdict == NOT_TESTED
+
+
+# --------------------------------------------------------------------------------------------------
+# The registry: one module per claim, in key order
+
+
+def test_the_registry_lists_f1_to_f10_in_order_once_each():
+    keys = [module.CLAIM.key for module in findings.FINDINGS]
+    assert keys == [f"F{n}" for n in range(1, 11)]
+    assert len(set(keys)) == len(keys)
+    assert len(set(findings.FINDINGS)) == len(findings.FINDINGS)
+
+
+@pytest.mark.parametrize("position, module", list(enumerate(findings.FINDINGS, start=1)))
+def test_each_module_holds_the_claim_of_its_position(position, module):
+    name = module.__name__.rpartition(".")[2]
+    assert name.startswith(f"f{position:02d}_")
+    assert module.CLAIM.key == f"F{position}"
+    assert isinstance(module.CLAIM, findings.Claim)
+    assert callable(module.judge) and callable(module.advice)
+
+
+def test_scope_has_an_entry_per_finding():
+    assert list(findings.SCOPE) == [module.CLAIM.key for module in findings.FINDINGS]
+    for default, more in findings.SCOPE.values():
+        assert default and more
+
+
+def test_every_finding_advises_or_is_worded_by_another():
+    """`CHOICES` orders the modules whose sentences "What to choose" holds; the others' advice
+    is None (F3's verdict is worded in F7's sentence)."""
+    assert set(findings.CHOICES) <= set(findings.FINDINGS)
+    assert len(set(findings.CHOICES)) == len(findings.CHOICES)
+    by_key = {m.CLAIM.key: m.CLAIM.not_tested("why") for m in findings.FINDINGS}
+    for module in findings.FINDINGS:
+        assert (module.advice(by_key) is None) == (module not in findings.CHOICES), module
+
+
+def test_a_claim_not_tested_carries_its_own_words():
+    claim = f06_forget_bias.CLAIM
+    result = claim.not_tested("needs this", "and that")
+    assert (result.key, result.claim, result.source, result.rule) == (
+        "F6",
+        claim.text,
+        claim.source,
+        claim.rule,
+    )
+    assert result.verdict == NOT_TESTED and result.evidence == ("needs this", "and that")
+    assert result.budget == {} and result.comparisons == () and result.context == ()
