@@ -25,11 +25,16 @@ from experiments.grid.config import RunSpec, expand_grid, task_for
 from experiments.vocabulary import (
     CELLS,
     CLIP_MODES,
+    COMPLETED,
     DIVERGED,
+    EVAL_FILE,
     GATED_CELLS,
     SCHEME_PARTS,
     STEP_COLUMNS,
+    STEPS_FILE,
     SUMMARY_FILE,
+    TIMESTEPS_FILE,
+    VARIABLES_FILE,
 )
 
 RTOL, ATOL = 5e-4, 1e-6
@@ -225,6 +230,28 @@ def test_a_diverged_seed_is_frozen_at_its_last_finite_weights():
     for before, after in zip(initial["weights"], weights[1], strict=True):
         np.testing.assert_array_equal(after, before)  # not NaN: no update after step 0
     assert all(np.isfinite(w).all() for w in weights[0] + weights[2])  # the others trained on
+
+
+def test_a_diverged_seeds_record_files_stop_at_its_divergence_step(monkeypatch):
+    """Its steps.csv, variables.csv and timesteps.csv (||dL/dx_t||) end at the step it diverged
+    at, as its single run's do, while the seed beside it records to the end."""
+    build = group_training.build_group
+
+    def build_poisoned(specs, task):
+        group = build(specs, task)
+        poison_seed(1)(group)
+        return group
+
+    monkeypatch.setattr(group_training, "build_group", build_poisoned)
+    specs = tuple(tiny(seed=s, steps=4, eval_every=2, timestep_every=2) for s in (0, 1))
+    kept, diverged = train_group(specs)
+    step = diverged[SUMMARY_FILE]["step_diverged"]
+    assert (diverged[SUMMARY_FILE]["status"], step) == (DIVERGED, 1)
+    assert kept[SUMMARY_FILE]["status"] == COMPLETED
+    for name in (STEPS_FILE, VARIABLES_FILE, TIMESTEPS_FILE):
+        assert max(row[0] for row in diverged[name][1]) == step, name  # its last step's, no more
+        assert max(row[0] for row in kept[name][1]) == specs[0].steps, name
+    assert diverged[EVAL_FILE][1] == [] and len(kept[EVAL_FILE][1]) == 2
 
 
 # --------------------------------------------------------------------------------------------------
