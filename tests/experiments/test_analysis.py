@@ -6,6 +6,8 @@ format is the real one); `test_findings.py` and `test_report.py` use it too.
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import math
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from run_helpers import VARIANTS, variant_runs
 
 from experiments.grid.config import RunSpec, task_for
 from experiments.records import writer as records
@@ -33,6 +36,8 @@ BASE = dict(
     eval_size=16,
     batch_size=8,
 )
+# RunSpec fields that do not make another configuration.
+NOT_A_SETTING = {"seed", "grid", "seed_group"}
 # Final held-out losses of the adding task (baseline 1/6) giving each outcome.
 OUTCOMES = {"solved": 0.002, "learned": 0.05, "failed": 0.16}
 
@@ -59,10 +64,10 @@ def write_fake_run(
         clip_fractions: the share of the gradient clipping changed, per step (default: 1 where
             the gradient norm exceeds the threshold, as global_clipnorm; 0 unclipped).
         decay: ||dL/dx_t|| falls by this many orders of magnitude from t = T-1 back to t = 0.
-        **overrides: RunSpec fields (a `scheme` also sets its activations).
+        **overrides: RunSpec fields (a built-in `scheme` also sets its activations).
     """
     scheme = overrides.get("scheme", "standard")
-    spec = RunSpec(**{**BASE, **BUILTIN_SCHEMES[scheme], **overrides})
+    spec = RunSpec(**{**BASE, **BUILTIN_SCHEMES.get(scheme, {}), **overrides})
     task = task_for(spec)
     if outcome == "error":
         summary = records.failure_summary("Traceback ...\nValueError: boom", 0.1)
@@ -94,7 +99,8 @@ def write_fake_run(
         eval_rows[-1:] = [[eval_rows[-1][0], final, final]] if eval_rows else []
         eval_rows.append([spec.steps, final, final])
     T = task.input_shape[0]
-    logged = [1] + list(range(spec.timestep_every, n + 1, spec.timestep_every))
+    every = spec.timestep_every
+    logged = [1] + list(range(every, n + 1, every)) if every else []
     timestep_rows = [
         (s, t, 0.5 * 10 ** (-decay * (T - 1 - t) / (T - 1))) for s in logged for t in range(T)
     ]
@@ -280,6 +286,26 @@ def test_clipped_steps_is_the_share_of_steps_with_any_clipping_not_the_mean_frac
     assert tables.configs.iloc[0]["clipped_steps_median"] == pytest.approx(1 / 4)
     table = compare.threshold_table(tables.runs)
     assert table["clipped_steps"].tolist() == pytest.approx([1 / 4])
+
+
+def test_a_configuration_holds_the_runs_equal_but_for_their_seed(tmp_path):
+    """Over runs that differ in each RunSpec field in turn, a configuration's row (`configs`)
+    gathers the runs that differ only in seed (and grid, and seed_group, which compute nothing
+    else): two learning rates or two clip modes are two rows, never one median."""
+    specs = [spec for name in VARIANTS for runs in variant_runs(name) for spec in runs[:2]]
+    specs = list(dict.fromkeys(specs))
+    for spec in specs:
+        write_fake_run(tmp_path, **spec.to_dict())
+    tables = analysis.load(tmp_path)
+    fields = [f.name for f in dataclasses.fields(RunSpec) if f.name not in NOT_A_SETTING]
+
+    def configuration(values) -> tuple:
+        return tuple(values[name] for name in fields)
+
+    expected = collections.Counter(configuration(spec.to_dict()) for spec in specs)
+    counts = {configuration(row): row["seeds"] for _, row in tables.configs.iterrows()}
+    assert counts == dict(expected)
+    assert sorted(set(expected.values())) == [2, 4]  # the two grids' runs are one configuration
 
 
 def test_model_label_names_a_setting_that_varies_within_a_task(tmp_path):
