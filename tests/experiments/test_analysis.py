@@ -6,17 +6,20 @@ format is the real one); `test_findings.py` and `test_report.py` use it too.
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from run_helpers import VARIANTS, variant_runs
 
 from experiments.grid.spec import RunSpec, task_for
 from experiments.records import writer as records
 from experiments.records.files import write_frame
-from experiments.results import analysis
+from experiments.results import analysis, compare
 from experiments.vocabulary import BUILTIN_SCHEMES, STEP_COLUMNS, TMP_PREFIX
 
 ROOT = Path(__file__).parents[2]
@@ -31,6 +34,8 @@ BASE = dict(
     eval_size=16,
     batch_size=8,
 )
+# RunSpec fields that do not make another configuration.
+NOT_A_SETTING = {"seed", "grid", "seed_group"}
 # Final held-out losses of the adding task (baseline 1/6) giving each outcome.
 OUTCOMES = {"solved": 0.002, "learned": 0.05, "failed": 0.16}
 
@@ -42,6 +47,7 @@ def write_fake_run(
     final_loss: float | None = None,
     losses=None,
     grad_norms=None,
+    clip_fractions=None,
     decay: float = 1.0,
     **overrides,
 ) -> RunSpec:
@@ -53,11 +59,13 @@ def write_fake_run(
             raised: only spec.json and summary.json).
         losses: the training loss per step (default: from the baseline down to the final loss).
         grad_norms: the pre-clip global gradient norm per step (default 2.0).
+        clip_fractions: the share of the gradient clipping changed, per step (default: 1 where
+            the gradient norm exceeds the threshold, as global_clipnorm; 0 unclipped).
         decay: ||dL/dx_t|| falls by this many orders of magnitude from t = T-1 back to t = 0.
-        **overrides: RunSpec fields (a `scheme` also sets its activations).
+        **overrides: RunSpec fields (a built-in `scheme` also sets its activations).
     """
     scheme = overrides.get("scheme", "standard")
-    spec = RunSpec(**{**BASE, **BUILTIN_SCHEMES[scheme], **overrides})
+    spec = RunSpec(**{**BASE, **BUILTIN_SCHEMES.get(scheme, {}), **overrides})
     task = task_for(spec)
     if outcome == "error":
         summary = records.failure_summary("Traceback ...\nValueError: boom", 0.1)
@@ -75,6 +83,8 @@ def write_fake_run(
         losses[-1], grads[-1] = math.nan, math.inf
     clipped = grads if spec.clip == "none" else np.minimum(grads, spec.clip_threshold)
     fraction = (grads > spec.clip_threshold).astype(float) if spec.clip != "none" else np.zeros(n)
+    if clip_fractions is not None:
+        fraction = np.asarray(clip_fractions, dtype=float)[:n]
     step_rows = [
         [s + 1, losses[s], losses[s], grads[s], clipped[s], grads[s], fraction[s], 0.001, 0.01 * s]
         for s in range(n)
@@ -87,7 +97,8 @@ def write_fake_run(
         eval_rows[-1:] = [[eval_rows[-1][0], final, final]] if eval_rows else []
         eval_rows.append([spec.steps, final, final])
     T = task.input_shape[0]
-    logged = [1] + list(range(spec.timestep_every, n + 1, spec.timestep_every))
+    every = spec.timestep_every
+    logged = [1] + list(range(every, n + 1, every)) if every else []
     timestep_rows = [
         (s, t, 0.5 * 10 ** (-decay * (T - 1 - t) / (T - 1))) for s in logged for t in range(T)
     ]
@@ -236,6 +247,54 @@ def test_clip_measures(tmp_path):
     assert run["median_clip_fraction"] == 0.0
     assert run["max_grad_norm"] == 4.0
     assert run["clip_label"] == "global_clipnorm 1"
+
+
+@pytest.mark.parametrize("clip", ["clipvalue", "clipnorm"])
+def test_clipped_steps_is_the_share_of_steps_with_any_clipping_not_the_mean_fraction(
+    tmp_path, clip
+):
+    """Clipping by value or per variable changes a part of a step's gradient (a fraction in
+    (0, 1)): a step counts as clipped when any of it was, however small the part."""
+    # Seed 0: clipped at 3 steps of every 8, the smallest by a thousandth (mean fraction 0.094);
+    # seed 1: at 1 of every 4 (mean 0.025); seed 2: never.
+    fractions = {
+        0: [0.5, 0.0, 0.25, 0.0, 0.001, 0.0, 0.0, 0.0] * 5,
+        1: [0.1, 0.0, 0.0, 0.0] * 10,
+        2: [0.0] * 40,
+    }
+    for seed, values in fractions.items():
+        write_fake_run(tmp_path, clip=clip, clip_threshold=0.5, clip_fractions=values, seed=seed)
+    tables = analysis.load(tmp_path)
+    runs = tables.runs.set_index("seed")
+    assert runs.loc[0, "clipped_steps"] == pytest.approx(3 / 8)
+    assert runs.loc[1, "clipped_steps"] == pytest.approx(1 / 4)
+    assert runs.loc[2, "clipped_steps"] == 0.0
+    assert (runs["median_clip_fraction"] == 0.0).all()
+    # ...and the seeds' median share (not their mean, 5/24), in the configuration's row and in
+    # F10's threshold table.
+    assert tables.configs.iloc[0]["clipped_steps_median"] == pytest.approx(1 / 4)
+    table = compare.threshold_table(tables.runs)
+    assert table["clipped_steps"].tolist() == pytest.approx([1 / 4])
+
+
+def test_a_configuration_holds_the_runs_equal_but_for_their_seed(tmp_path):
+    """Over runs that differ in each RunSpec field in turn, a configuration's row (`configs`)
+    gathers the runs that differ only in seed (and grid, and seed_group, which compute nothing
+    else): two learning rates or two clip modes are two rows, never one median."""
+    specs = [spec for name in VARIANTS for runs in variant_runs(name) for spec in runs[:2]]
+    specs = list(dict.fromkeys(specs))
+    for spec in specs:
+        write_fake_run(tmp_path, **spec.to_dict())
+    tables = analysis.load(tmp_path)
+    fields = [f.name for f in dataclasses.fields(RunSpec) if f.name not in NOT_A_SETTING]
+
+    def configuration(values) -> tuple:
+        return tuple(values[name] for name in fields)
+
+    expected = collections.Counter(configuration(spec.to_dict()) for spec in specs)
+    counts = {configuration(row): row["seeds"] for _, row in tables.configs.iterrows()}
+    assert counts == dict(expected)
+    assert sorted(set(expected.values())) == [2, 4]  # the two grids' runs are one configuration
 
 
 def test_model_label_names_a_setting_that_varies_within_a_task(tmp_path):

@@ -18,6 +18,7 @@ import dataclasses
 import keras
 import numpy as np
 import pytest
+from run_helpers import NOT_VARIED, VARIANTS, variant_runs
 
 from experiments.engine import group_training, models, training
 from experiments.engine.execution import seed_groups, train_group
@@ -25,10 +26,16 @@ from experiments.grid.spec import RunSpec, task_for
 from experiments.vocabulary import (
     CELLS,
     CLIP_MODES,
+    COMPLETED,
     DIVERGED,
+    EVAL_FILE,
     GATED_CELLS,
+    SCHEME_PARTS,
     STEP_COLUMNS,
+    STEPS_FILE,
     SUMMARY_FILE,
+    TIMESTEPS_FILE,
+    VARIABLES_FILE,
 )
 
 RTOL, ATOL = 5e-4, 1e-6
@@ -226,6 +233,28 @@ def test_a_diverged_seed_is_frozen_at_its_last_finite_weights():
     assert all(np.isfinite(w).all() for w in weights[0] + weights[2])  # the others trained on
 
 
+def test_a_diverged_seeds_record_files_stop_at_its_divergence_step(monkeypatch):
+    """Its steps.csv, variables.csv and timesteps.csv (||dL/dx_t||) end at the step it diverged
+    at, as its single run's do, while the seed beside it records to the end."""
+    build = group_training.build_group
+
+    def build_poisoned(specs, task):
+        group = build(specs, task)
+        poison_seed(1)(group)
+        return group
+
+    monkeypatch.setattr(group_training, "build_group", build_poisoned)
+    specs = tuple(tiny(seed=s, steps=4, eval_every=2, timestep_every=2) for s in (0, 1))
+    kept, diverged = train_group(specs)
+    step = diverged[SUMMARY_FILE]["step_diverged"]
+    assert (diverged[SUMMARY_FILE]["status"], step) == (DIVERGED, 1)
+    assert kept[SUMMARY_FILE]["status"] == COMPLETED
+    for name in (STEPS_FILE, VARIABLES_FILE, TIMESTEPS_FILE):
+        assert max(row[0] for row in diverged[name][1]) == step, name  # its last step's, no more
+        assert max(row[0] for row in kept[name][1]) == specs[0].steps, name
+    assert diverged[EVAL_FILE][1] == [] and len(kept[EVAL_FILE][1]) == 2
+
+
 # --------------------------------------------------------------------------------------------------
 # Grouping the runs of a grid
 
@@ -235,6 +264,34 @@ def test_seed_groups_gather_the_seeds_of_a_configuration_in_order():
     b = [tiny(seed=s, cell="gru", seed_group=2) for s in range(2)]
     groups = seed_groups([a[0], b[0], a[1], a[2], b[1], a[3], a[4]])
     assert groups == [(a[0], a[1]), (a[2], a[3]), (a[4],), (b[0], b[1])]
+
+
+def test_the_variants_cover_every_field_of_a_run_and_differ_in_it_alone():
+    assert set(VARIANTS) == {f.name for f in dataclasses.fields(RunSpec)} - NOT_VARIED
+    for name in VARIANTS:
+        (a, *_), (b, *_) = variant_runs(name)
+        differ = {k for k, v in a.to_dict().items() if b.to_dict()[k] != v}
+        # a scheme's parts come with its name; every other field differs alone
+        assert differ == ({name, "scheme"} if name in SCHEME_PARTS else {name}), name
+
+
+def test_a_seed_group_holds_runs_equal_but_for_their_seed():
+    """Over runs that differ in each RunSpec field in turn (two learning rates, two clip modes,
+    ...), every group's runs are one configuration's seeds: a group trains under its first run's
+    settings, so a run grouped with another configuration would train under the wrong one."""
+    runs = [spec for name in VARIANTS for runs in variant_runs(name) for spec in runs]
+    runs = list(dict.fromkeys(runs))  # the shared base run once
+    runs.sort(key=lambda spec: spec.seed)  # a configuration's seeds far apart
+    groups = seed_groups(runs)
+    grouped = [spec for group in groups for spec in group]
+    assert len(grouped) == len(runs) and set(grouped) == set(runs)
+    for group in groups:
+        assert {dataclasses.replace(spec, seed=0) for spec in group} == {
+            dataclasses.replace(group[0], seed=0)
+        }
+        assert len({spec.seed for spec in group}) == len(group)
+        # and a configuration's seeds are not scattered: all three together (XLA: alone)
+        assert len(group) == (1 if group[0].jit_compile else len(SEEDS))
 
 
 def test_seed_group_1_and_xla_train_alone():

@@ -1,4 +1,5 @@
-"""Tests of `experiments.solving` and of the summary that applies it (`records.summarize`).
+"""Tests of `experiments.solving` and of what applies it: the summary (`records.summarize`), the
+task (`Task.solved`) and the analysis of records read back (`analysis.solved_at`).
 
 A run solves its task at the first evaluation that starts `SUSTAIN` (2) consecutive passing
 evaluations: one lucky evaluation is not a solution, and a run that later worsens or diverges has
@@ -7,14 +8,17 @@ still solved (a first passage). The training logs are written by hand: nothing t
 
 from __future__ import annotations
 
+import json
 import math
 
+import pandas as pd
 import pytest
 
 from experiments.engine.training import TrainingLog
-from experiments.grid.tasks import make_task
+from experiments.grid.tasks import TASKS, make_task
 from experiments.records import writer as records
-from experiments.solving import SUSTAIN, step_solved
+from experiments.results import analysis
+from experiments.solving import SUSTAIN, passes, step_solved
 from experiments.vocabulary import COMPLETED, DIVERGED
 
 STEPS = [10, 20, 30, 40, 50]
@@ -89,3 +93,55 @@ def test_a_run_that_passes_only_at_its_last_evaluation_has_not_solved():
 def test_a_nan_evaluation_breaks_the_streak():
     summary = records.summarize(ADDING, log_of([GOOD, math.nan, GOOD, GOOD]), 1.0)
     assert summary["step_solved"] == 30
+
+
+# --------------------------------------------------------------------------------------------------
+# The rule itself: `passes`, applied alike by `Task.solved` and `analysis.solved_at`
+
+THRESHOLD = 0.01
+
+
+def around(threshold: float, higher_is_better: bool) -> tuple[float, float]:
+    """The floats just on the passing and just on the failing side of `threshold` (one ulp)."""
+    up, down = math.nextafter(threshold, math.inf), math.nextafter(threshold, -math.inf)
+    return (up, down) if higher_is_better else (down, up)
+
+
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_the_threshold_itself_passes_and_nan_never_does(higher_is_better):
+    better, worse = around(THRESHOLD, higher_is_better)
+    assert passes(THRESHOLD, THRESHOLD, higher_is_better)
+    assert passes(better, THRESHOLD, higher_is_better)
+    assert not passes(worse, THRESHOLD, higher_is_better)
+    assert not passes(math.nan, THRESHOLD, higher_is_better)
+
+
+def evaluations(*metrics: float) -> pd.DataFrame:
+    """`eval.csv` rows read back: one evaluation every 10 steps with these metrics."""
+    steps = [10 * (i + 1) for i in range(len(metrics))]
+    return pd.DataFrame({"step": steps, "loss": metrics, "metric": metrics})
+
+
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_solved_at_counts_a_metric_exactly_at_the_threshold_and_never_nan(higher_is_better):
+    rules = {"solved_threshold": THRESHOLD, "higher_is_better": higher_is_better}
+    better, worse = around(THRESHOLD, higher_is_better)
+    assert analysis.solved_at(evaluations(worse, THRESHOLD, THRESHOLD), rules) == 20
+    assert analysis.solved_at(evaluations(better, THRESHOLD, worse), rules) == 10
+    assert analysis.solved_at(evaluations(worse, worse, worse), rules) is None
+    assert analysis.solved_at(evaluations(math.nan, math.nan, math.nan), rules) is None
+    assert analysis.solved_at(evaluations(THRESHOLD, math.nan, THRESHOLD), rules) is None
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_task_solved_and_solved_at_agree_at_around_and_off_the_threshold(name):
+    """The run's summary (`Task.solved`) and the analysis of its records (`solved_at`, reading the
+    rules back from `spec.json`) judge every metric value alike, the threshold itself included."""
+    task = make_task(name, **({} if name == "digits" else {"length": 10}))
+    rules = json.loads(json.dumps(records.task_rules(task)))  # as read back from spec.json
+    threshold = task.solved_threshold
+    better, worse = around(threshold, task.higher_is_better)
+    expected = {threshold: True, better: True, worse: False, math.nan: False}
+    for value, solved in expected.items():
+        assert task.solved(value) is solved, value
+        assert (analysis.solved_at(evaluations(value, value), rules) is not None) is solved, value

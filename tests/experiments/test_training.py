@@ -340,6 +340,9 @@ def test_train_stops_at_divergence(make_spec):
     assert not (math.isfinite(last["loss"]) and math.isfinite(last["grad_norm"]))
     assert all(math.isfinite(row["loss"]) for row in log.steps[:-1])
     assert all(row["step"] < log.step_diverged for row in log.eval_rows)
+    # variables.csv and timesteps.csv (||dL/dx_t||) end at the diverging step too
+    assert {row[0] for row in log.variable_rows} == set(range(1, log.step_diverged + 1))
+    assert log.timestep_rows and max(row[0] for row in log.timestep_rows) <= log.step_diverged
 
 
 @pytest.mark.parametrize(
