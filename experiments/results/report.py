@@ -25,8 +25,10 @@ from pathlib import Path
 
 from experiments.records import environment, events
 from experiments.records.files import write_atomic, write_frame
+from experiments.records.reader import LATER_FIELDS
 from experiments.results import analysis, findings
 from experiments.results.formatting import num, pct
+from experiments.results.measures import SMOOTH_STEPS
 from experiments.vocabulary import (
     FAILED,
     FINISHED,
@@ -244,7 +246,7 @@ def _summary_section(tables) -> list[Block]:
             "median (min-max) of the final held-out metric over completed runs; *loss/base*: "
             "median final held-out loss / memoryless baseline; *half*: median step at which the "
             "training loss (moving median over "
-            f"{analysis.SMOOTH_STEPS} steps) fell below half the baseline, and how many seeds got "
+            f"{SMOOTH_STEPS} steps) fell below half the baseline, and how many seeds got "
             "there; *clipped*: median share of steps at which clipping changed the gradient; "
             "*peak norm*: median of the largest pre-clip gradient norm."
         ),
@@ -495,7 +497,7 @@ def write_events(grid_dir: Path, tables: analysis.Tables) -> list[Path]:
     for run in lacking:
         folder = grid_dir / RUNS_DIR / run.run_id
         meta = json.loads((folder / SPEC_FILE).read_text())
-        meta["spec"] = {**analysis.LATER_FIELDS, **meta.get("spec", {})}
+        meta["spec"] = {**LATER_FIELDS, **meta.get("spec", {})}
         summary = json.loads((folder / SUMMARY_FILE).read_text())
         summary["solved"] = bool(run.solved)
         summary["step_solved"] = None if math.isnan(run.step_solved) else int(run.step_solved)
