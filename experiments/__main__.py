@@ -139,7 +139,7 @@ def _check_and_train(args, helpers) -> int:
         f"records in {grid_dir}/runs"
     )
     if args.no_report:
-        from experiments.results.report import write_summary
+        from experiments.results.exports import write_summary
 
         write_summary(grid_dir)
         print(f"{summary}, table in {grid_dir / 'summary.csv'}")

@@ -7,7 +7,7 @@ has still solved at s (early stopping would keep that model), so "solved within 
 steps" is the same event whether the run was trained for B steps or longer.
 
 Standard library only, at the package's top level beside the vocabulary: the grid's tasks, the
-records and the results all apply it (`experiments.results.analysis` to old records too).
+records and the results all apply it (`experiments.results.measures` to old records too).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def passes(metric: float, threshold: float, higher_is_better: bool) -> bool:
     better, else `metric <= threshold` (the threshold itself passes; NaN never does).
 
     The one statement of the rule: `Task.solved` applies it when a run is trained and
-    `experiments.results.analysis.solved_at` when records are read back.
+    `experiments.results.measures.solved_at` when records are read back.
     """
     metric = float(metric)
     if math.isnan(metric):

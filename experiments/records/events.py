@@ -19,7 +19,7 @@
 
 The content is built from the records' own values (the protobufs of the `tensorboard` package,
 framed as TFRecords by its `RecordWriter`), so a run's events can be written with its other files,
-in one atomic rename (`records.write_run`), or later from its CSVs (`report.write_summary`, for
+in one atomic rename (`records.write_run`), or later from its CSVs (`exports.write_summary`, for
 grids run before the event files existed). Scalars are float32, as every TensorBoard scalar is.
 Each file has a fixed name, so a run has one, written once.
 

@@ -10,11 +10,14 @@ import math
 
 import pandas as pd
 
-from experiments.results import analysis, significance
+from experiments.records.reader import LATER_FIELDS
+from experiments.results import significance
 from experiments.results.formatting import num, pct
+from experiments.results.labels import CLIP_FIELDS
+from experiments.results.measures import wilson_interval
 from experiments.vocabulary import DIVERGED, FINISHED
 
-CLIPPING = analysis.CLIP_FIELDS
+CLIPPING = CLIP_FIELDS
 ACTIVATIONS = ("scheme", "gates", "candidate", "output", "gate_init")  # what a scheme sets
 
 
@@ -27,7 +30,7 @@ def where(runs: pd.DataFrame, cells=None, **values) -> pd.Series:
     for key, value in values.items():
         if key in runs:
             mask &= runs[key] == value
-        elif value != analysis.LATER_FIELDS.get(key, value):
+        elif value != LATER_FIELDS.get(key, value):
             mask &= False
     return mask
 
@@ -121,7 +124,7 @@ def describe_arm(name: str, runs: pd.DataFrame) -> str:
     """An arm in one line: solved count with its Wilson interval, divergences, time to solve."""
     n = len(runs)
     solved = int(runs["solved"].astype(bool).sum())
-    low, high = analysis.wilson_interval(solved, n)
+    low, high = wilson_interval(solved, n)
     diverged = int((runs["status"] == DIVERGED).sum())
     steps = runs["step_solved"].dropna()
     speed = f"median step solved {steps.median():.0f}" if len(steps) else "none solved"

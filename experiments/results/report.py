@@ -1,56 +1,30 @@
 """The report of a grid: `report.md` and a self-contained `report.html`, rebuilt from the records.
 
     write_report(grid_dir)   # summary.csv, plots/*.png, report.md, report.html; returns report.md
-    write_summary(grid_dir)  # summary.csv and the TensorBoard files only (`run --no-report`)
 
 `build_report(tables, plots)` is pure: it returns the report as a list of blocks (headings,
-paragraphs, lists, tables, images), which `to_markdown` and `to_html` render; only `write_report`
-writes files, each atomically (a temporary file, then one rename). The HTML embeds every image
-(base64 PNG), so it can be mailed or archived alone; the Markdown links to `plots/`.
+paragraphs, lists, tables, images), which `render.to_markdown` and `render.to_html` render; only
+`write_report` writes files, each atomically (a temporary file, then one rename). The HTML embeds
+every image (base64 PNG), so it can be mailed or archived alone; the Markdown links to `plots/`.
+`summary.csv` and the TensorBoard files, which `run --no-report` writes alone, are
+`exports.write_summary`'s.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import io
-import json
-import math
 import os
 import platform
-import re
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from experiments.records import environment, events
-from experiments.records.files import write_atomic, write_frame
+from experiments.records import environment
+from experiments.records.files import write_atomic
 from experiments.results import analysis, findings
+from experiments.results.exports import write_summary
 from experiments.results.formatting import num, pct
-from experiments.vocabulary import (
-    FAILED,
-    FINISHED,
-    PLOTS_DIR,
-    REPORT_HTML,
-    REPORT_MD,
-    RUNS_DIR,
-    SPEC_FILE,
-    SUMMARY_CSV,
-    SUMMARY_FILE,
-)
-
-
-@dataclass(frozen=True)
-class Block:
-    """One piece of the report: `kind` is heading (`level` 1-3), text, items, table or image."""
-
-    kind: str
-    text: str = ""  # heading / paragraph text (inline `code` and **bold**); image caption
-    level: int = 0
-    items: tuple = ()  # list items; table rows (tuples of cells)
-    header: tuple = ()  # table header
-    path: str = ""  # image path, relative to the report
-    anchor: str = ""  # a heading's id, for links like [F1](#f1)
+from experiments.results.measures import SMOOTH_STEPS
+from experiments.results.render import Block, to_html, to_markdown
+from experiments.vocabulary import FAILED, PLOTS_DIR, REPORT_HTML, REPORT_MD
 
 
 def _h(level: int, text: str, anchor: str = "") -> Block:
@@ -244,7 +218,7 @@ def _summary_section(tables) -> list[Block]:
             "median (min-max) of the final held-out metric over completed runs; *loss/base*: "
             "median final held-out loss / memoryless baseline; *half*: median step at which the "
             "training loss (moving median over "
-            f"{analysis.SMOOTH_STEPS} steps) fell below half the baseline, and how many seeds got "
+            f"{SMOOTH_STEPS} steps) fell below half the baseline, and how many seeds got "
             "there; *clipped*: median share of steps at which clipping changed the gradient; "
             "*peak norm*: median of the largest pre-clip gradient norm."
         ),
@@ -350,92 +324,6 @@ def _skipped_section(tables) -> list[Block]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Rendering
-
-
-def to_markdown(blocks: list[Block]) -> str:
-    """The report as GitHub-flavoured Markdown; images link to their relative paths."""
-    out = []
-    for block in blocks:
-        if block.kind == "heading":
-            anchor = f'<a id="{block.anchor}"></a>\n\n' if block.anchor else ""
-            out.append(f"{anchor}{'#' * block.level} {block.text}")
-        elif block.kind == "text":
-            out.append(block.text)
-        elif block.kind == "items":
-            out.append("\n".join(f"- {item}" for item in block.items))
-        elif block.kind == "table":
-            lines = [_md_row(block.header), "|" + "---|" * len(block.header)]
-            lines += [_md_row(row) for row in block.items]
-            out.append("\n".join(lines))
-        elif block.kind == "image":
-            out.append(f"![{block.text}]({block.path})")
-    return "\n\n".join(out) + "\n"
-
-
-def _md_row(cells) -> str:
-    return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
-
-
-_STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em;
-       color: #222; line-height: 1.45; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.88em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; }
-code { background: #f3f3f3; padding: 0 0.2em; }
-img { max-width: 100%; border: 1px solid #eee; }
-"""
-
-
-def to_html(blocks: list[Block], images: dict[str, bytes]) -> str:
-    """The report as one self-contained HTML page: every image embedded as a base64 PNG.
-
-    Args:
-        images: the PNG bytes of every image block, by its `path`.
-    """
-    title = next((b.text for b in blocks if b.kind == "heading"), "Report")
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title.replace('`', ''))}</title>",
-        f"<style>{_STYLE}</style></head><body>",
-    ]
-    for block in blocks:
-        if block.kind == "heading":
-            anchor = f' id="{block.anchor}"' if block.anchor else ""
-            out.append(f"<h{block.level}{anchor}>{_inline(block.text)}</h{block.level}>")
-        elif block.kind == "text":
-            out.append(f"<p>{_inline(block.text)}</p>")
-        elif block.kind == "items":
-            out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in block.items) + "</ul>")
-        elif block.kind == "table":
-            head = "".join(f"<th>{_inline(str(c))}</th>" for c in block.header)
-            body = "".join(
-                "<tr>" + "".join(f"<td>{_inline(str(c))}</td>" for c in row) + "</tr>"
-                for row in block.items
-            )
-            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-        elif block.kind == "image":
-            data = base64.b64encode(images[block.path]).decode("ascii")
-            out.append(
-                f'<figure><img src="data:image/png;base64,{data}" '
-                f'alt="{html.escape(block.text)}"></figure>'
-            )
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
-
-
-def _inline(text: str) -> str:
-    """Escapes `text` and renders its inline `code`, **bold**, *emphasis* and [links](#anchor)."""
-    text = html.escape(text)
-    text = re.sub(r"\[([^\]]+)\]\((#[\w-]+)\)", r'<a href="\2">\1</a>', text)
-    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
-    text = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
-    return re.sub(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])", r"<em>\1</em>", text)
-
-
-# --------------------------------------------------------------------------------------------------
 # Writing
 
 
@@ -469,83 +357,6 @@ def draw_plots(tables: analysis.Tables, folder: Path) -> list[tuple[str, str]]:
     for stale in set(folder.glob("*.png")) - {folder / name for name, _ in drawn}:
         stale.unlink()
     return drawn
-
-
-def write_events(grid_dir: Path, tables: analysis.Tables) -> list[Path]:
-    """Writes the TensorBoard event file of each finished run of `tables` whose folder has none
-    (a grid run before the event files existed), from its records; leaves the others as they
-    are. Returns the files written.
-
-    The final metrics are the tables' (`solved`, `step_solved` recomputed by the sustained rule);
-    the wall times start at the run's end (its `summary.json`'s time) less its last `seconds`.
-    """
-    grid_dir = Path(grid_dir)
-    finished = tables.runs[tables.runs["status"].isin(FINISHED)]
-    lacking = [
-        run
-        for run in finished.itertuples(index=False)
-        if not events.has_events(grid_dir / RUNS_DIR / run.run_id)
-    ]
-    if not lacking:  # every report after the first: no table is split
-        return []
-    ids = {run.run_id for run in lacking}
-    steps = dict(tuple(tables.steps[tables.steps["run_id"].isin(ids)].groupby("run_id")))
-    evals = dict(tuple(tables.evals[tables.evals["run_id"].isin(ids)].groupby("run_id")))
-    written = []
-    for run in lacking:
-        folder = grid_dir / RUNS_DIR / run.run_id
-        meta = json.loads((folder / SPEC_FILE).read_text())
-        meta["spec"] = {**analysis.LATER_FIELDS, **meta.get("spec", {})}
-        summary = json.loads((folder / SUMMARY_FILE).read_text())
-        summary["solved"] = bool(run.solved)
-        summary["step_solved"] = None if math.isnan(run.step_solved) else int(run.step_solved)
-        columns, rows = run_steps = _rows(steps.get(run.run_id))
-        elapsed = float(rows[-1][columns.index("seconds")]) if rows else 0.0
-        end = (folder / SUMMARY_FILE).stat().st_mtime
-        content = events.run_events(
-            meta,
-            summary,
-            run_steps,
-            _rows(evals.get(run.run_id)),
-            start_time=end - (elapsed if math.isfinite(elapsed) else 0.0),
-        )
-        written.append(write_atomic(folder / events.RUN_EVENTS_FILE, content))
-    return written
-
-
-def _rows(frame) -> tuple[tuple[str, ...], list[tuple]]:
-    """A stacked record frame's rows of one run as `(columns, rows)`, without `run_id`."""
-    if frame is None:
-        return (), []
-    frame = frame.drop(columns="run_id")
-    return tuple(frame.columns), list(frame.itertuples(index=False, name=None))
-
-
-def write_summary(grid_dir: Path, tables: analysis.Tables | None = None) -> analysis.Tables:
-    """Writes `summary.csv` and the TensorBoard files of `grid_dir`: the event files of finished
-    runs that lack them (`write_events`) and the grid's HParams configuration
-    (`events.GRID_EVENTS_FILE`, every hyperparameter's values in the grid); returns the tables.
-
-    Raises:
-        FileNotFoundError: `grid_dir` does not exist or has no run records.
-    """
-    grid_dir = Path(grid_dir)
-    tables = analysis.load(grid_dir) if tables is None else tables
-    write_frame(analysis.summary_table(tables.runs), grid_dir / SUMMARY_CSV)
-    write_events(grid_dir, tables)
-    specs = _specs(tables)
-    write_atomic(grid_dir / events.GRID_EVENTS_FILE, events.hparams_config(specs, time.time()))
-    return tables
-
-
-def _specs(tables: analysis.Tables) -> list[dict]:
-    """Each finished run's spec, as `runs` holds it (older runs' later fields filled in)."""
-    runs = tables.runs[tables.runs["status"].isin(FINISHED)]
-    columns = [c for c in ("grid", "seed", *tables.spec_columns) if c in runs]
-    return [
-        {k: v for k, v in row.items() if not (isinstance(v, float) and math.isnan(v))}
-        for row in runs[columns].to_dict("records")
-    ]
 
 
 def write_report(grid_dir: Path) -> Path:

@@ -19,7 +19,7 @@ from run_helpers import VARIANTS, variant_runs
 from experiments.grid.spec import RunSpec, task_for
 from experiments.records import writer as records
 from experiments.records.files import write_frame
-from experiments.results import analysis, compare
+from experiments.results import analysis, compare, measures
 from experiments.vocabulary import BUILTIN_SCHEMES, STEP_COLUMNS, TMP_PREFIX
 
 ROOT = Path(__file__).parents[2]
@@ -160,16 +160,16 @@ def write_runs(grid_dir: Path, outcomes, **overrides) -> list[RunSpec]:
     ],
 )
 def test_wilson_interval_known_values(successes, trials, expected):
-    low, high = analysis.wilson_interval(successes, trials)
+    low, high = measures.wilson_interval(successes, trials)
     assert low == pytest.approx(expected[0], abs=1e-4)
     assert high == pytest.approx(expected[1], abs=1e-4)
     # symmetric under swapping successes and failures
-    mirror = analysis.wilson_interval(trials - successes, trials)
+    mirror = measures.wilson_interval(trials - successes, trials)
     assert mirror == pytest.approx((1 - high, 1 - low))
 
 
 def test_wilson_interval_of_no_trials_is_nan():
-    assert all(math.isnan(v) for v in analysis.wilson_interval(0, 0))
+    assert all(math.isnan(v) for v in measures.wilson_interval(0, 0))
 
 
 @pytest.mark.parametrize(
@@ -183,8 +183,8 @@ def test_wilson_interval_of_no_trials_is_nan():
 )
 def test_loss_baseline_of_every_task(task, params, expected):
     spec = RunSpec(task=task, **params)
-    assert analysis.loss_baseline(records.task_rules(task_for(spec))) == pytest.approx(expected)
-    assert math.isnan(analysis.loss_baseline({}))
+    assert measures.loss_baseline(records.task_rules(task_for(spec))) == pytest.approx(expected)
+    assert math.isnan(measures.loss_baseline({}))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ def test_step_half_baseline_is_the_first_smoothed_step_below_half(tmp_path):
     write_fake_run(tmp_path, losses=losses, final_loss=0.001, steps=80)
     run = analysis.load(tmp_path).runs.iloc[0]
     # the moving median over W steps falls below half once more than half the window is low
-    assert run["step_half_baseline"] == first_low + analysis.SMOOTH_STEPS // 2
+    assert run["step_half_baseline"] == first_low + measures.SMOOTH_STEPS // 2
     write_fake_run(tmp_path, "failed", seed=1, losses=[baseline] * 80, steps=80)
     never = analysis.load(tmp_path).runs.set_index("seed").loc[1]
     assert math.isnan(never["step_half_baseline"])
@@ -221,7 +221,7 @@ def test_aggregates_over_seeds(tmp_path):
     assert config["n_learned"] == 3
     assert config["success_rate"] == pytest.approx(0.5)
     assert (config["success_low"], config["success_high"]) == pytest.approx(
-        analysis.wilson_interval(2, 4)
+        measures.wilson_interval(2, 4)
     )
     assert config["divergence_rate"] == pytest.approx(0.25)
     assert config["learned_rate"] == pytest.approx(0.75)

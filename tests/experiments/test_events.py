@@ -31,7 +31,7 @@ from test_analysis import write_fake_run, write_runs
 
 from experiments.__main__ import main
 from experiments.records import events
-from experiments.results import analysis, report
+from experiments.results import analysis, exports
 from experiments.vocabulary import EVAL_COLUMNS, STEP_COLUMNS
 
 ROOT = Path(__file__).parents[2]
@@ -218,7 +218,7 @@ def grid(tmp_path) -> Path:
     write_runs(folder, ["solved", "failed"], clip="clipnorm")
     write_runs(folder, ["solved", "diverged"], cell="gru")
     write_fake_run(folder, "error", cell="gru", seed=5)
-    report.write_summary(folder)
+    exports.write_summary(folder)
     return folder
 
 
@@ -337,9 +337,10 @@ def test_events_and_load_steps_need_no_tensorflow(grid):
     """The results side writes the event files and loads the steps without TensorFlow."""
     (next((grid / "runs").iterdir()) / events.RUN_EVENTS_FILE).unlink()
     code = (
-        "import sys; from pathlib import Path; from experiments import load_steps; from experiments.results import report; "
-        f"grid = Path({str(grid)!r}); assert len(report.write_events(grid, "
-        "report.analysis.load(grid))) == 1; load_steps(grid); "
+        "import sys; from pathlib import Path; from experiments import load_steps; "
+        "from experiments.results import analysis, exports; "
+        f"grid = Path({str(grid)!r}); assert len(exports.write_events(grid, "
+        "analysis.load(grid))) == 1; load_steps(grid); "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'jax')]; "
         "assert not bad, bad"
     )

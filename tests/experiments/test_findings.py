@@ -36,6 +36,7 @@ from experiments.results.findings import (
     f09_gru_mut_vs_lstm,
     f10_clip_threshold,
 )
+from experiments.results.labels import NOT_CONFIG, with_labels
 from experiments.vocabulary import BUILTIN_SCHEMES
 
 BASE = dict(grid="synthetic", task="adding", length=50, units=8, steps=1000, clip_threshold=0.25)
@@ -70,7 +71,7 @@ def tables_of(*groups, timesteps=None) -> analysis.Tables:
     rows = [row for group in groups for row in group]
     keys = list(rows[0])
     spec_keys = [k for k in RunSpec().to_dict() if k in keys]
-    runs = analysis._with_labels(pd.DataFrame(rows), spec_keys)
+    runs = with_labels(pd.DataFrame(rows), spec_keys)
     empty = pd.DataFrame(columns=["run_id", "step"])
     return analysis.Tables(
         grid_dir=Path("synthetic"),
@@ -80,7 +81,7 @@ def tables_of(*groups, timesteps=None) -> analysis.Tables:
         evals=empty,
         variables=empty,
         timesteps=empty if timesteps is None else timesteps,
-        spec_columns=tuple(k for k in spec_keys if k not in analysis.NOT_CONFIG),
+        spec_columns=tuple(k for k in spec_keys if k not in NOT_CONFIG),
     )
 
 

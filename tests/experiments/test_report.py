@@ -16,7 +16,7 @@ from test_analysis import write_fake_run, write_runs
 
 from experiments.__main__ import main
 from experiments.records import events
-from experiments.results import findings, report
+from experiments.results import findings, render, report
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +127,7 @@ def test_report_tables_environment_and_failures(grid_dir):
 
 def test_html_escapes_text():
     blocks = [report._h(1, "a <b> & `c`"), report._p("**x** <script>")]
-    text = report.to_html(blocks, {})
+    text = render.to_html(blocks, {})
     assert "<script>" not in text and "&lt;script&gt;" in text
     assert "<code>c</code>" in text and "<strong>x</strong>" in text
 

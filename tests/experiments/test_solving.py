@@ -1,5 +1,5 @@
 """Tests of `experiments.solving` and of what applies it: the summary (`records.summarize`), the
-task (`Task.solved`) and the analysis of records read back (`analysis.solved_at`).
+task (`Task.solved`) and the analysis of records read back (`solved_at`).
 
 A run solves its task at the first evaluation that starts `SUSTAIN` (2) consecutive passing
 evaluations: one lucky evaluation is not a solution, and a run that later worsens or diverges has
@@ -17,7 +17,7 @@ import pytest
 from experiments.engine.training import TrainingLog
 from experiments.grid.tasks import TASKS, make_task
 from experiments.records import writer as records
-from experiments.results import analysis
+from experiments.results.measures import solved_at
 from experiments.solving import SUSTAIN, passes, step_solved
 from experiments.vocabulary import COMPLETED, DIVERGED
 
@@ -96,7 +96,7 @@ def test_a_nan_evaluation_breaks_the_streak():
 
 
 # --------------------------------------------------------------------------------------------------
-# The rule itself: `passes`, applied alike by `Task.solved` and `analysis.solved_at`
+# The rule itself: `passes`, applied alike by `Task.solved` and `solved_at`
 
 THRESHOLD = 0.01
 
@@ -126,11 +126,11 @@ def evaluations(*metrics: float) -> pd.DataFrame:
 def test_solved_at_counts_a_metric_exactly_at_the_threshold_and_never_nan(higher_is_better):
     rules = {"solved_threshold": THRESHOLD, "higher_is_better": higher_is_better}
     better, worse = around(THRESHOLD, higher_is_better)
-    assert analysis.solved_at(evaluations(worse, THRESHOLD, THRESHOLD), rules) == 20
-    assert analysis.solved_at(evaluations(better, THRESHOLD, worse), rules) == 10
-    assert analysis.solved_at(evaluations(worse, worse, worse), rules) is None
-    assert analysis.solved_at(evaluations(math.nan, math.nan, math.nan), rules) is None
-    assert analysis.solved_at(evaluations(THRESHOLD, math.nan, THRESHOLD), rules) is None
+    assert solved_at(evaluations(worse, THRESHOLD, THRESHOLD), rules) == 20
+    assert solved_at(evaluations(better, THRESHOLD, worse), rules) == 10
+    assert solved_at(evaluations(worse, worse, worse), rules) is None
+    assert solved_at(evaluations(math.nan, math.nan, math.nan), rules) is None
+    assert solved_at(evaluations(THRESHOLD, math.nan, THRESHOLD), rules) is None
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))
@@ -144,4 +144,4 @@ def test_task_solved_and_solved_at_agree_at_around_and_off_the_threshold(name):
     expected = {threshold: True, better: True, worse: False, math.nan: False}
     for value, solved in expected.items():
         assert task.solved(value) is solved, value
-        assert (analysis.solved_at(evaluations(value, value), rules) is not None) is solved, value
+        assert (solved_at(evaluations(value, value), rules) is not None) is solved, value

@@ -7,9 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from experiments.results import analysis, significance
+from experiments.results import significance
 from experiments.results.compare import ACTIVATIONS, match_arms, where
 from experiments.results.findings.finding import Claim, Finding
+from experiments.results.measures import finite
 from experiments.results.significance import A_BETTER, INCONCLUSIVE, SUPPORTED
 from experiments.vocabulary import STANDARD
 
@@ -49,11 +50,11 @@ def decay_orders(timesteps: pd.DataFrame, at: str = "median") -> pd.Series:
     """
     if timesteps.empty:
         return pd.Series(dtype=float)
-    frame = analysis.finite(timesteps)
+    frame = finite(timesteps)
     last_t = frame.groupby("run_id")["t"].transform("max")
     first = frame[frame["t"] == 0].set_index(["run_id", "step"])["grad_norm"]
     last = frame[frame["t"] == last_t].set_index(["run_id", "step"])["grad_norm"]
-    ratio = analysis.finite(first / last)
+    ratio = finite(first / last)
     orders = np.log10(ratio.where(ratio > 0)).dropna()
     grouped = orders.groupby(level="run_id")
     if at == "first":

@@ -8,7 +8,7 @@ import math
 
 from matplotlib.figure import Figure
 
-from experiments.results import analysis
+from experiments.results.measures import SMOOTH_STEPS, smooth
 from experiments.results.plots.panels import (
     band,
     budget_text,
@@ -33,7 +33,7 @@ from experiments.vocabulary import DIVERGED
 
 def loss_curves(tables, task_label: str, style: Styles | None = None) -> Figure:
     """Training loss vs step per configuration of one task: a row per cell, a column per clipping
-    mode, a line per variant (median over seeds of the `analysis.smooth`ed loss, min-max band);
+    mode, a line per variant (median over seeds of the `smooth`ed loss, min-max band);
     log scale; the memoryless baseline and (when the metric is the loss) the solved threshold as
     lines; an x where a run diverged."""
     style = style or styles(tables.runs)
@@ -42,9 +42,7 @@ def loss_curves(tables, task_label: str, style: Styles | None = None) -> Figure:
     rules = runs.iloc[0]
     figure, axes = panel_figure(len(cells), len(clips), 3.2, 2.3, sharex=True, sharey=True)
     steps = tables.steps[tables.steps["run_id"].isin(runs["run_id"])].copy()
-    steps["smooth"] = steps.groupby("run_id", sort=False)["loss"].transform(
-        analysis.smooth, partial=True
-    )
+    steps["smooth"] = steps.groupby("run_id", sort=False)["loss"].transform(smooth, partial=True)
     handles = []
     for cell, clip, variant, group in configurations(runs):
         ax = axes[cells.index(cell), clips.index(clip)]
@@ -75,7 +73,7 @@ def loss_curves(tables, task_label: str, style: Styles | None = None) -> Figure:
     label_panels(axes, cells, clips, "training step", f"training loss ({loss_unit(rules)})")
     suptitle(
         figure,
-        f"{task_label}: training loss vs step ({analysis.SMOOTH_STEPS}-step moving median; line: "
+        f"{task_label}: training loss vs step ({SMOOTH_STEPS}-step moving median; line: "
         f"median over seeds on the log scale, band: min-max; budget {budget_text(runs)} steps)",
     )
     legend(figure, handles + reference, "cell, activations")

@@ -10,7 +10,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from experiments.results import analysis
+from experiments.results.labels import ordered
+from experiments.results.measures import finite
 from experiments.results.plots.panels import (
     band,
     configurations,
@@ -49,7 +50,7 @@ def grad_norms(tables, task_label: str, style: Styles | None = None) -> Figure:
     for cell, clip, variant, group in configurations(runs):
         ax = axes[cells.index(cell), clips.index(clip)]
         config_style = style.of(cell, variant)
-        pre = analysis.finite(per_run(tables.steps, group, "grad_norm"))
+        pre = finite(per_run(tables.steps, group, "grad_norm"))
         if pre.empty:
             continue
         (line,) = ax.plot(
@@ -122,10 +123,10 @@ def gradient_through_time(tables, task_label: str, style: Styles | None = None) 
         frame[frame["t"] == last_t].set_index(["run_id", "step"])["grad_norm"].rename("reference")
     )
     frame = frame.join(reference, on=["run_id", "step"])
-    frame["relative"] = analysis.finite(frame["grad_norm"] / frame["reference"])
+    frame["relative"] = finite(frame["grad_norm"] / frame["reference"])
     frame.loc[frame["relative"] <= 0, "relative"] = np.nan
     ends = _first_and_last(frame)
-    cells = analysis.ordered(runs["cell"], CELLS)
+    cells = ordered(runs["cell"], CELLS)
     figure, axes = panel_figure(len(cells), len(ends), 3.0, 2.3, sharex=True, sharey=True)
     handles = []
     for (cell, variant), group in runs.groupby(["cell", "variant"], sort=False):
@@ -173,7 +174,7 @@ def variable_norms(tables, task_label: str) -> Figure:
     runs = task_runs(tables, task_label)
     frame = tables.variables[tables.variables["run_id"].isin(runs["run_id"])]
     peak = (
-        frame.assign(grad_norm=analysis.finite(frame["grad_norm"]))
+        frame.assign(grad_norm=finite(frame["grad_norm"]))
         .groupby(["run_id", "variable"])["grad_norm"]
         .max()
         .rename("peak")

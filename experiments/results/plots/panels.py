@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from experiments.results import analysis
+from experiments.results.labels import ordered, rank
+from experiments.results.measures import finite
 from experiments.vocabulary import CELLS, CLIP_MODES, FAILED
 
 
@@ -25,7 +26,7 @@ def loss_unit(run: pd.Series) -> str:
 def clip_labels(frame: pd.DataFrame) -> list[str]:
     """The clipping labels of `frame` in the suite's order (none, clipvalue, clipnorm, global)."""
     order = frame.drop_duplicates("clip_label")
-    ranks = analysis.rank(order["clip"], CLIP_MODES)
+    ranks = rank(order["clip"], CLIP_MODES)
     return [
         label
         for _, _, label in sorted(
@@ -36,7 +37,7 @@ def clip_labels(frame: pd.DataFrame) -> list[str]:
 
 def panel_grid(runs: pd.DataFrame) -> tuple[list[str], list[str]]:
     """The rows (cells) and columns (clipping labels) of a task's small multiples."""
-    return analysis.ordered(runs["cell"], CELLS), clip_labels(runs)
+    return ordered(runs["cell"], CELLS), clip_labels(runs)
 
 
 def budget_text(runs: pd.DataFrame) -> str:
@@ -68,7 +69,7 @@ def per_run(frame: pd.DataFrame, runs: pd.DataFrame, value: str, index: str = "s
 def median(wide: pd.DataFrame, log: bool) -> pd.Series:
     """The median over runs (columns); with `log`, taken of the log10 values (for a log axis: with
     two seeds it is then their geometric mean, centred between them on the plot)."""
-    values = analysis.finite(wide.astype(float))
+    values = finite(wide.astype(float))
     if not log:
         return values.median(axis=1)
     return 10 ** np.log10(values.where(values > 0)).median(axis=1)
@@ -77,7 +78,7 @@ def median(wide: pd.DataFrame, log: bool) -> pd.Series:
 def band(ax, wide: pd.DataFrame, style: dict, label: str, log: bool = True) -> Line2D:
     """The median over runs (columns) as a line (see `median`) and their min-max as a band."""
     x = wide.index.to_numpy()
-    values = analysis.finite(wide.astype(float))
+    values = finite(wide.astype(float))
     (line,) = ax.plot(x, median(values, log), label=label, linewidth=1.4, **style)
     if values.shape[1] > 1:
         low, high = values.min(axis=1), values.max(axis=1)

@@ -18,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from experiments.results import analysis
+from experiments.results.labels import ordered, rank
 from experiments.vocabulary import CELL_TABLE, CELLS, SCHEMES
 
 DPI = 100
@@ -61,10 +61,10 @@ def styles(runs: pd.DataFrame) -> Styles:
     """The styles of a grid: every variant (in the suite's scheme order) gets the next colour of
     `PALETTE` (distinct up to its 14 colours)."""
     frame = runs.drop_duplicates("variant")
-    ranks = analysis.rank(frame["scheme"], SCHEMES)
+    ranks = rank(frame["scheme"], SCHEMES)
     variants = [v for _, v in sorted(zip(ranks, frame["variant"], strict=True))]
     colors = {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(variants)}
-    cells = analysis.ordered(runs["cell"], CELLS)
+    cells = ordered(runs["cell"], CELLS)
     extra = [c for c in cells if c not in CELL_LINESTYLES]
     linestyles = {**CELL_LINESTYLES, **{c: (0, (1, 1 + i)) for i, c in enumerate(extra)}}
     return Styles(colors, linestyles)
