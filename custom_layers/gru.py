@@ -8,12 +8,21 @@ with the same weights (`kernel (input_dim, 3*units)`, `recurrent_kernel (units, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
 
 from custom_layers import activations
 from custom_layers.cell import CellMixin, check_arguments
-from custom_layers.rnn_layer import CellLayer
+from custom_layers.rnn_layer import (
+    Activation,
+    CellLayer,
+    Constraint,
+    Initializer,
+    Regularizer,
+    named_arguments,
+)
 
 
 @keras.saving.register_keras_serializable(package="custom_layers")
@@ -161,9 +170,33 @@ class SwappableGRUCell(CellMixin, keras.layers.GRUCell):
 class SwappableGRU(CellLayer):
     """`keras.layers.RNN` over a `SwappableGRUCell`: a drop-in for `keras.layers.GRU`.
 
-    Takes every argument of `SwappableGRUCell` plus `return_sequences`, `return_state`,
-    `go_backwards`, `stateful`, `unroll` (see `CellLayer`). Unlike `keras.layers.GRU` it never
-    dispatches to cuDNN, so it computes the same thing on every device.
+    Its arguments are the cell's (same names, same defaults; the cell documents the equations)
+    plus those of `keras.layers.RNN`. Unlike `keras.layers.GRU` it never dispatches to cuDNN, so
+    it computes the same thing on every device.
+
+    Args:
+        units: positive int, dimensionality of the output space.
+        activation: default of `candidate_activation`. Default `"tanh"`.
+        recurrent_activation: default of the two gate activations. Default `"sigmoid"`.
+        update_gate_activation, reset_gate_activation: activation of z_t, r_t; `None` means
+            `recurrent_activation`.
+        candidate_activation: activation of the candidate h~_t; `None` means `activation`.
+        reset_after: whether r_t multiplies h_{t-1} U_h (`True`, Keras and cuDNN, bias
+            `(2, 3*units)`) or h_{t-1} before U_h (`False`, Cho et al., bias `(3*units,)`).
+        use_bias: whether to add the biases.
+        kernel_initializer: initializer of `kernel (input_dim, 3*units)`.
+        recurrent_initializer: initializer of `recurrent_kernel (units, 3*units)`.
+        bias_initializer: initializer of `bias`.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: regularizers of the weights.
+        activity_regularizer: regularizer of the layer's output.
+        kernel_constraint, recurrent_constraint, bias_constraint: constraints of the weights.
+        dropout: float in [0, 1), the fraction of x_t dropped (one mask per sequence).
+        recurrent_dropout: float in [0, 1), the fraction of h_{t-1} dropped (one mask per
+            sequence).
+        seed: random seed of the dropout masks.
+        return_sequences, return_state, go_backwards, stateful, unroll, zero_output_for_mask:
+            the arguments of `keras.layers.RNN` (see `CellLayer`).
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
         sequences: `(batch, time, features)`; mask: optional `(batch, time)` bools.
@@ -184,3 +217,37 @@ class SwappableGRU(CellLayer):
     """
 
     cell_class = SwappableGRUCell
+
+    def __init__(
+        self,
+        units: int,
+        activation: Activation = "tanh",
+        recurrent_activation: Activation = "sigmoid",
+        *,
+        update_gate_activation: Activation = None,
+        reset_gate_activation: Activation = None,
+        candidate_activation: Activation = None,
+        reset_after: bool = True,
+        use_bias: bool = True,
+        kernel_initializer: Initializer = "glorot_uniform",
+        recurrent_initializer: Initializer = "orthogonal",
+        bias_initializer: Initializer = "zeros",
+        kernel_regularizer: Regularizer = None,
+        recurrent_regularizer: Regularizer = None,
+        bias_regularizer: Regularizer = None,
+        activity_regularizer: Regularizer = None,
+        kernel_constraint: Constraint = None,
+        recurrent_constraint: Constraint = None,
+        bias_constraint: Constraint = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**named_arguments(locals()))

@@ -8,13 +8,21 @@ Each unit sees only its own previous state, through one scalar recurrent weight:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import keras
 from keras import ops
 
 from custom_layers import activations
 from custom_layers.cell import CellMixin, check_arguments
-from custom_layers.rnn_layer import CellLayer
+from custom_layers.rnn_layer import (
+    Activation,
+    CellLayer,
+    Constraint,
+    Initializer,
+    Regularizer,
+    named_arguments,
+)
 
 
 def _check_max_abs(value, argument: str) -> float:
@@ -240,8 +248,29 @@ class IndRNNCell(CellMixin, keras.layers.SimpleRNNCell):
 class IndRNN(CellLayer):
     """`keras.layers.RNN` over an `IndRNNCell` (Li et al. 2018).
 
-    Takes every argument of `IndRNNCell` plus `return_sequences`, `return_state`,
-    `go_backwards`, `stateful`, `unroll` (see `CellLayer`).
+    Its arguments are the cell's (same names, same defaults; the cell documents the equation and
+    the bound) plus those of `keras.layers.RNN`.
+
+    Args:
+        units: positive int, dimensionality of the output space.
+        activation: the activation of h_t. Default `"relu"`, as in the paper.
+        use_bias: whether to add the bias `(units,)`.
+        kernel_initializer: initializer of `kernel (input_dim, units)`.
+        recurrent_initializer: initializer of `recurrent_kernel (units,)`; `None` means
+            `keras.initializers.RandomUniform(0.0, 1.0)`.
+        bias_initializer: initializer of `bias`.
+        recurrent_max_abs: float > 0 or `None`: when set, |u_n| <= recurrent_max_abs (a `MaxAbs`
+            constraint on `recurrent_kernel`, after `recurrent_constraint`).
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: regularizers of the weights.
+        activity_regularizer: regularizer of the layer's output.
+        kernel_constraint, recurrent_constraint, bias_constraint: constraints of the weights.
+        dropout: float in [0, 1), the fraction of x_t dropped (one mask per sequence).
+        recurrent_dropout: float in [0, 1), the fraction of h_{t-1} dropped (one mask per
+            sequence).
+        seed: random seed of the dropout masks.
+        return_sequences, return_state, go_backwards, stateful, unroll, zero_output_for_mask:
+            the arguments of `keras.layers.RNN` (see `CellLayer`).
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
         sequences: `(batch, time, features)`; mask: optional `(batch, time)` bools.
@@ -263,3 +292,33 @@ class IndRNN(CellLayer):
     """
 
     cell_class = IndRNNCell
+
+    def __init__(
+        self,
+        units: int,
+        activation: Activation = "relu",
+        *,
+        use_bias: bool = True,
+        kernel_initializer: Initializer = "glorot_uniform",
+        recurrent_initializer: Initializer | None = None,
+        bias_initializer: Initializer = "zeros",
+        recurrent_max_abs: float | None = None,
+        kernel_regularizer: Regularizer = None,
+        recurrent_regularizer: Regularizer = None,
+        bias_regularizer: Regularizer = None,
+        activity_regularizer: Regularizer = None,
+        kernel_constraint: Constraint = None,
+        recurrent_constraint: Constraint = None,
+        bias_constraint: Constraint = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**named_arguments(locals()))

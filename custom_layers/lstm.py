@@ -9,13 +9,22 @@ keeps the others in the same order.
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 from keras import ops
 
 from custom_layers import activations
 from custom_layers.cell import CellMixin, check_arguments
-from custom_layers.rnn_layer import CellLayer
+from custom_layers.rnn_layer import (
+    Activation,
+    CellLayer,
+    Constraint,
+    Initializer,
+    Regularizer,
+    named_arguments,
+)
 
 # Keras LayerNormalization's default epsilon.
 LAYER_NORM_EPSILON = 1e-3
@@ -389,8 +398,37 @@ class SwappableLSTMCell(CellMixin, keras.layers.LSTMCell):
 class SwappableLSTM(CellLayer):
     """`keras.layers.RNN` over a `SwappableLSTMCell`: a drop-in for `keras.layers.LSTM`.
 
-    Takes every argument of `SwappableLSTMCell` plus `return_sequences`, `return_state`,
-    `go_backwards`, `stateful`, `unroll` (see `CellLayer`).
+    Its arguments are the cell's (same names, same defaults; the cell documents the equations and
+    the variants of Greff et al. 2017) plus those of `keras.layers.RNN`.
+
+    Args:
+        units: positive int, dimensionality of the output space.
+        activation: default of `candidate_activation` and `cell_activation`. Default `"tanh"`.
+        recurrent_activation: default of the three gate activations. Default `"sigmoid"`.
+        input_gate_activation, forget_gate_activation, output_gate_activation: activation of
+            i_t, f_t, o_t; `None` means `recurrent_activation`.
+        candidate_activation: activation of the candidate branch; `None` means `activation`.
+        cell_activation: activation of c_t before the output gate; `None` means `activation`.
+        peephole: diagonal peephole connections (Gers & Schmidhuber 2000), weights `(units,)`.
+        coupled_input_forget: CIFG, i_t = 1 - f_t (no input gate).
+        input_gate, forget_gate, output_gate: False removes that gate (NIG / NFG / NOG).
+        layer_norm: layer normalization of the pre-activations and of c_t (Ba et al. 2016).
+        use_bias: whether to add the bias `(num_gates*units,)`.
+        kernel_initializer: initializer of `kernel (input_dim, num_gates*units)`.
+        recurrent_initializer: initializer of `recurrent_kernel (units, num_gates*units)`.
+        bias_initializer: initializer of `bias`.
+        peephole_initializer: initializer of the peephole weights `(units,)`.
+        unit_forget_bias: whether the forget block of the bias starts at 1.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: regularizers of the weights.
+        activity_regularizer: regularizer of the layer's output.
+        kernel_constraint, recurrent_constraint, bias_constraint: constraints of the weights.
+        dropout: float in [0, 1), the fraction of x_t dropped (one mask per sequence).
+        recurrent_dropout: float in [0, 1), the fraction of h_{t-1} dropped (one mask per
+            sequence).
+        seed: random seed of the dropout masks.
+        return_sequences, return_state, go_backwards, stateful, unroll, zero_output_for_mask:
+            the arguments of `keras.layers.RNN` (see `CellLayer`).
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
         sequences: `(batch, time, features)`; mask: optional `(batch, time)` bools.
@@ -411,3 +449,46 @@ class SwappableLSTM(CellLayer):
     """
 
     cell_class = SwappableLSTMCell
+
+    def __init__(
+        self,
+        units: int,
+        activation: Activation = "tanh",
+        recurrent_activation: Activation = "sigmoid",
+        *,
+        input_gate_activation: Activation = None,
+        forget_gate_activation: Activation = None,
+        output_gate_activation: Activation = None,
+        candidate_activation: Activation = None,
+        cell_activation: Activation = None,
+        peephole: bool = False,
+        coupled_input_forget: bool = False,
+        input_gate: bool = True,
+        forget_gate: bool = True,
+        output_gate: bool = True,
+        layer_norm: bool = False,
+        use_bias: bool = True,
+        kernel_initializer: Initializer = "glorot_uniform",
+        recurrent_initializer: Initializer = "orthogonal",
+        bias_initializer: Initializer = "zeros",
+        peephole_initializer: Initializer = "glorot_uniform",
+        unit_forget_bias: bool = True,
+        kernel_regularizer: Regularizer = None,
+        recurrent_regularizer: Regularizer = None,
+        bias_regularizer: Regularizer = None,
+        activity_regularizer: Regularizer = None,
+        kernel_constraint: Constraint = None,
+        recurrent_constraint: Constraint = None,
+        bias_constraint: Constraint = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**named_arguments(locals()))

@@ -14,12 +14,21 @@ The bias blocks are those of `keras.layers.GRU` with `reset_after=False` (z, r, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import ops
 
 from custom_layers import activations
 from custom_layers.cell import CellMixin, check_arguments
-from custom_layers.rnn_layer import CellLayer
+from custom_layers.rnn_layer import (
+    Activation,
+    CellLayer,
+    Constraint,
+    Initializer,
+    Regularizer,
+    named_arguments,
+)
 
 VARIANTS = ("mut1", "mut2", "mut3")
 # The blocks of `kernel` (input weights) and `recurrent_kernel`, by variant, in their order.
@@ -272,9 +281,32 @@ class SwappableMUTCell(CellMixin, keras.layers.GRUCell):
 class SwappableMUT(CellLayer):
     """`keras.layers.RNN` over a `SwappableMUTCell`: MUT1, MUT2 or MUT3 (Jozefowicz et al. 2015).
 
-    Takes every argument of `SwappableMUTCell` (`variant` second, as there) plus
-    `return_sequences`, `return_state`, `go_backwards`, `stateful`, `unroll` (see `CellLayer`),
-    as keywords.
+    Its arguments are the cell's (same names, same defaults, `variant` second: `SwappableMUT(32,
+    "mut2")`; the cell documents the equations and the weights) plus those of `keras.layers.RNN`.
+
+    Args:
+        units: positive int, dimensionality of the output space.
+        variant: `"mut1"`, `"mut2"` or `"mut3"`. Default `"mut1"`.
+        activation: default of `candidate_activation`. Default `"tanh"`.
+        recurrent_activation: default of the two gate activations. Default `"sigmoid"`.
+        update_gate_activation, reset_gate_activation: activation of z, r; `None` means
+            `recurrent_activation`.
+        candidate_activation: the outer activation of the candidate; `None` means `activation`.
+        use_bias: whether to add the bias `(3*units,)`.
+        kernel_initializer: initializer of `kernel (input_dim, k*units)` and of
+            `input_projection (input_dim, units)`.
+        recurrent_initializer: initializer of `recurrent_kernel (units, m*units)`.
+        bias_initializer: initializer of `bias`.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: regularizers of the weights.
+        activity_regularizer: regularizer of the layer's output.
+        kernel_constraint, recurrent_constraint, bias_constraint: constraints of the weights.
+        dropout: float in [0, 1), the fraction of x_t dropped (one mask per sequence).
+        recurrent_dropout: float in [0, 1), the fraction of h_t dropped where the weights see it
+            (one mask per sequence).
+        seed: random seed of the dropout masks.
+        return_sequences, return_state, go_backwards, stateful, unroll, zero_output_for_mask:
+            the arguments of `keras.layers.RNN` (see `CellLayer`).
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
         sequences: `(batch, time, features)`; mask: optional `(batch, time)` bools.
@@ -298,9 +330,39 @@ class SwappableMUT(CellLayer):
 
     cell_class = SwappableMUTCell
 
-    def __init__(self, units, variant="mut1", **kwargs):
-        # `variant` second, as in the cell: `SwappableMUT(32, "mut2")`.
-        super().__init__(units, variant=variant, **kwargs)
+    def __init__(
+        self,
+        units: int,
+        variant: str = "mut1",
+        activation: Activation = "tanh",
+        recurrent_activation: Activation = "sigmoid",
+        *,
+        update_gate_activation: Activation = None,
+        reset_gate_activation: Activation = None,
+        candidate_activation: Activation = None,
+        use_bias: bool = True,
+        kernel_initializer: Initializer = "glorot_uniform",
+        recurrent_initializer: Initializer = "orthogonal",
+        bias_initializer: Initializer = "zeros",
+        kernel_regularizer: Regularizer = None,
+        recurrent_regularizer: Regularizer = None,
+        bias_regularizer: Regularizer = None,
+        activity_regularizer: Regularizer = None,
+        kernel_constraint: Constraint = None,
+        recurrent_constraint: Constraint = None,
+        bias_constraint: Constraint = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**named_arguments(locals()))
 
     @property
     def variant(self):

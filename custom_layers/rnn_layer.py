@@ -1,8 +1,11 @@
 """The `keras.layers.RNN` wrapper shared by every swappable cell family.
 
-Each family's layer (`SwappableLSTM`, ...) is this class with its `cell_class` set: the layer takes
-the cell's arguments plus the RNN ones, builds the cell, and saves one flat config (the cell's
-arguments beside the RNN's), as `keras.layers.LSTM` does.
+Each family's layer (`SwappableLSTM`, ...) is this class with its `cell_class` set and an explicit,
+typed `__init__` that names every argument of its cell (with the cell's defaults) plus the RNN
+ones, as `keras.layers.LSTM` does, and hands them on with `named_arguments(locals())`: the layer
+builds the cell and saves one flat config (the cell's arguments beside the RNN's). The cell's
+signature is the one source of the defaults; `tests/custom_layers/test_signatures.py` holds each
+layer's signature to it.
 
 Around its time loop the layer calls the cell's `begin_sequence()` and `end_sequence()` (the hook
 of `custom_layers.cell.CellMixin`): the cell computes there, once per sequence, what every step
@@ -13,7 +16,17 @@ same numbers step by step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import keras
+
+# The types of the arguments the layers name (what `keras.activations.get`,
+# `keras.initializers.get`, ... accept): a name, a config dict, an object or a callable.
+Activation = str | Callable[..., Any] | None
+Initializer = str | dict[str, Any] | keras.initializers.Initializer | Callable[..., Any]
+Regularizer = str | dict[str, Any] | keras.regularizers.Regularizer | None
+Constraint = str | dict[str, Any] | keras.constraints.Constraint | None
 
 # The arguments that belong to `keras.layers.RNN` (or `Layer`), not to the cell.
 RNN_ARGUMENTS = (
@@ -26,6 +39,21 @@ RNN_ARGUMENTS = (
     "activity_regularizer",
 )
 _LAYER_ARGUMENTS = ("name", "trainable", "dtype", "input_shape", "batch_input_shape", "input_dim")
+
+
+def named_arguments(local_names: dict[str, Any]) -> dict[str, Any]:
+    """The arguments a layer's `__init__` was given, from its `locals()` taken first thing: each
+    named parameter, then what `**kwargs` holds (`name`, `dtype`, ...).
+
+    Lets a layer name its cell's arguments once, in its signature, and pass them all on:
+    `super().__init__(**named_arguments(locals()))`.
+    """
+    named = {
+        key: value
+        for key, value in local_names.items()
+        if key not in ("self", "__class__", "kwargs")  # `__class__`: zero-argument `super()`
+    }
+    return {**named, **local_names.get("kwargs", {})}
 
 
 class CellLayer(keras.layers.RNN):

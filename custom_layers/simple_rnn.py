@@ -7,11 +7,20 @@ computes, with the same weights (`kernel (input_dim, units)`, `recurrent_kernel 
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from custom_layers import activations
 from custom_layers.cell import CellMixin, check_arguments
-from custom_layers.rnn_layer import CellLayer
+from custom_layers.rnn_layer import (
+    Activation,
+    CellLayer,
+    Constraint,
+    Initializer,
+    Regularizer,
+    named_arguments,
+)
 
 
 @keras.saving.register_keras_serializable(package="custom_layers")
@@ -105,8 +114,26 @@ class SwappableSimpleRNNCell(CellMixin, keras.layers.SimpleRNNCell):
 class SwappableSimpleRNN(CellLayer):
     """`keras.layers.RNN` over a `SwappableSimpleRNNCell`: a drop-in for `keras.layers.SimpleRNN`.
 
-    Takes every argument of `SwappableSimpleRNNCell` plus `return_sequences`, `return_state`,
-    `go_backwards`, `stateful`, `unroll` (see `CellLayer`).
+    Its arguments are the cell's (same names, same defaults) plus those of `keras.layers.RNN`.
+
+    Args:
+        units: positive int, dimensionality of the output space.
+        activation: the activation of h_t. Default `"tanh"`.
+        use_bias: whether to add the bias `(units,)`.
+        kernel_initializer: initializer of `kernel (input_dim, units)`.
+        recurrent_initializer: initializer of `recurrent_kernel (units, units)`; `"identity"`,
+            `keras.initializers.Identity(gain=g)` or `ScaledIdentity(gain=g)` give the IRNN.
+        bias_initializer: initializer of `bias`.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: regularizers of the weights.
+        activity_regularizer: regularizer of the layer's output.
+        kernel_constraint, recurrent_constraint, bias_constraint: constraints of the weights.
+        dropout: float in [0, 1), the fraction of x_t dropped (one mask per sequence).
+        recurrent_dropout: float in [0, 1), the fraction of h_{t-1} dropped (one mask per
+            sequence).
+        seed: random seed of the dropout masks.
+        return_sequences, return_state, go_backwards, stateful, unroll, zero_output_for_mask:
+            the arguments of `keras.layers.RNN` (see `CellLayer`).
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
         sequences: `(batch, time, features)`; mask: optional `(batch, time)` bools.
@@ -131,3 +158,32 @@ class SwappableSimpleRNN(CellLayer):
     """
 
     cell_class = SwappableSimpleRNNCell
+
+    def __init__(
+        self,
+        units: int,
+        activation: Activation = "tanh",
+        *,
+        use_bias: bool = True,
+        kernel_initializer: Initializer = "glorot_uniform",
+        recurrent_initializer: Initializer = "orthogonal",
+        bias_initializer: Initializer = "zeros",
+        kernel_regularizer: Regularizer = None,
+        recurrent_regularizer: Regularizer = None,
+        bias_regularizer: Regularizer = None,
+        activity_regularizer: Regularizer = None,
+        kernel_constraint: Constraint = None,
+        recurrent_constraint: Constraint = None,
+        bias_constraint: Constraint = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: int | None = None,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**named_arguments(locals()))
