@@ -82,14 +82,24 @@ class GradientMonitor(keras.callbacks.Callback):
     time step t of a sequence input `x (batch, time, *features)`, at the first step and every K-th
     step, in the same backward pass (a second compiled variant of the step, used only then).
 
-    The rows are kept on the monitor (`steps`, `variable_rows`, `timestep_rows`, with the columns
-    of a grid run's record files, `STEP_COLUMNS`, ...), and with `csv_dir` written there as
-    `steps.csv`, `variables.csv` and `timesteps.csv` (atomically, at every epoch's end). `step`
-    counts the optimizer's updates (a second `fit` continues the count); `loss` is the batch's own
-    loss (fit's `logs["loss"]` is Keras's running mean over the epoch); `metric` is empty (NaN): a
-    Keras model has no single task metric (its compiled metrics are in the logs);
+    Each step makes rows with the columns of a grid run's record files (`STEP_COLUMNS`, ...):
+    `step` counts the optimizer's updates (a second `fit` continues the count); `loss` is the
+    batch's own loss (fit's `logs["loss"]` is Keras's running mean over the epoch); `metric` is
+    empty (NaN): a Keras model has no single task metric (its compiled metrics are in the logs);
     `learning_rate` is the optimizer's after the step; `seconds` is the time since the fit began.
-    Each `fit` starts new rows.
+
+    Memory stays bounded however long the `fit`: the rows are written out at every epoch's end,
+    every `write_every` steps within an epoch, and at the end of the fit, and are then dropped.
+    With `csv_dir` they are appended (as by Keras's `CSVLogger`) to `steps.csv`, `variables.csv`
+    and `timesteps.csv` there; without it they are only dropped. The monitor's `steps`,
+    `variable_rows` and `timestep_rows` hold the rows of the last such interval only (the current
+    epoch's so far; after the fit, the last epoch's, or its last `write_every` steps'): the whole
+    record is the files (or, per epoch, `History`).
+
+    Each `fit` writes the header when it creates the files. With `append=False` (the default, as
+    `CSVLogger`'s) a `fit` starts the files afresh, replacing those of an earlier `fit` or run;
+    with `append=True` it appends its rows below theirs (the header once: a file that exists
+    already keeps its own, and one with other columns is refused).
 
     With `steps_per_execution = n > 1`, one call of the train function runs n steps inside one
     compiled loop and Keras sees only the last one's logs: the monitor logs and records the last
@@ -105,6 +115,10 @@ class GradientMonitor(keras.callbacks.Callback):
             list or tuple of inputs) or name (a dict of inputs); None: the only one (or the
             first of a list). It must be floating point, `(batch, time, *features)`.
         csv_dir: a folder to write the three CSV files to; None: write none.
+        append: with `csv_dir`, append to files that exist (from an earlier `fit` or run)
+            instead of replacing them.
+        write_every: write out (and drop) the rows at the latest every this many logged steps,
+            besides every epoch's end: at most this many steps' rows are held in memory.
 
     Raises:
         NotImplementedError: on a backend other than TensorFlow, for a model with its own
@@ -126,6 +140,8 @@ class GradientMonitor(keras.callbacks.Callback):
         timesteps: int = 0,
         timestep_input: int | str | None = None,
         csv_dir: str | os.PathLike | None = None,
+        append: bool = False,
+        write_every: int = 1000,
     ):
         super().__init__()
         backend = keras.backend.backend()
@@ -144,14 +160,22 @@ class GradientMonitor(keras.callbacks.Callback):
                 "Received an invalid value for argument `timestep_input`, expected an index, a "
                 f"name or None, got {timestep_input!r}."
             )
+        if isinstance(write_every, bool) or not isinstance(write_every, int) or write_every < 1:
+            raise ValueError(
+                "Received an invalid value for argument `write_every`, expected a positive "
+                f"integer, got {write_every!r}."
+            )
         self.variables = bool(variables)
         self.timesteps = timesteps
         self.timestep_input = timestep_input
         self.csv_dir = None if csv_dir is None else Path(csv_dir)
+        self.append = bool(append)
+        self.write_every = write_every
         self.variable_names: list[str] = []
         self.steps: list[dict] = []
         self.variable_rows: list[tuple] = []
         self.timestep_rows: list[tuple] = []
+        self._written = False  # whether the rows held were written out (dropped at the next step)
         self._original = None
         self._cache = None
 
@@ -163,7 +187,8 @@ class GradientMonitor(keras.callbacks.Callback):
         _check_model(model)
         self._clipping = gradients.optimizer_clipping(model.optimizer)
         self.variable_names = gradients.variable_names(model)
-        self.steps, self.variable_rows, self.timestep_rows = [], [], []
+        self._drop()
+        self._start_files()
         # Built (and traced) once per model and compiled train function: another `fit` of the
         # same model reuses them, as Keras reuses its own until the model is compiled again.
         key = (model, model.train_function)
@@ -220,6 +245,8 @@ class GradientMonitor(keras.callbacks.Callback):
         extras, self._extras = self._extras, None
         if extras is None:
             return
+        if self._written:
+            self._drop()
         # The optimizer's count after the execution: exact where Keras's `batch` is nominal (an
         # epoch's last execution may run fewer than `steps_per_execution` steps).
         step = self._step = int(extras["iterations"])
@@ -245,6 +272,8 @@ class GradientMonitor(keras.callbacks.Callback):
             self.timestep_rows.extend(
                 (step, t, norm) for t, norm in enumerate(extras["timestep_norms"].tolist())
             )
+        if len(self.steps) >= self.write_every:
+            self._write()
 
     # ------------------------------------------------------------------------------------------
     # The instrumented step
@@ -356,15 +385,46 @@ class GradientMonitor(keras.callbacks.Callback):
     # ------------------------------------------------------------------------------------------
     # Files
 
-    def _write(self):
-        if self.csv_dir is None:
-            return
-        for name, columns, rows in (
+    def _tables(self):
+        """`(file name, columns, rows held)` of each record file."""
+        return (
             (STEPS_FILE, STEP_COLUMNS, [[r[c] for c in STEP_COLUMNS] for r in self.steps]),
             (VARIABLES_FILE, VARIABLE_COLUMNS, self.variable_rows),
             (TIMESTEPS_FILE, TIMESTEP_COLUMNS, self.timestep_rows),
-        ):
-            _write_csv(self.csv_dir / name, columns, rows)
+        )
+
+    def _start_files(self):
+        """At a fit's start: each file created with its header, or with `append` an existing one
+        kept (its header checked)."""
+        if self.csv_dir is None:
+            return
+        for name, columns, _ in self._tables():
+            path = self.csv_dir / name
+            if self.append and path.exists() and path.stat().st_size > 0:
+                with open(path, newline="") as f:
+                    header = next(csv.reader(f), [])
+                if tuple(header) != columns:
+                    raise ValueError(
+                        f"GradientMonitor(append=True): {path} has the columns {header}, not "
+                        f"{list(columns)}; append to a file this monitor wrote, or set "
+                        "`append=False` to replace it."
+                    )
+            else:
+                _create_csv(path, columns)
+
+    def _write(self):
+        """Appends the rows held to the files (once: they stay held, marked written, until the
+        next step drops them)."""
+        if self._written or not self.steps:
+            return
+        if self.csv_dir is not None:
+            for name, _, rows in self._tables():
+                _append_csv(self.csv_dir / name, rows)
+        self._written = True
+
+    def _drop(self):
+        self.steps, self.variable_rows, self.timestep_rows = [], [], []
+        self._written = False
 
 
 def _check_model(model) -> None:
@@ -412,16 +472,36 @@ def _unscaled(grads: list, variables: list, optimizer) -> list:
     return dense if scale is None else [g / scale for g in dense]
 
 
-def _write_csv(path: Path, columns, rows) -> None:
-    """Writes a CSV table through a temporary file and one rename (as `experiments.records.files`)."""
+def _csv_text(rows) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def _append_csv(path: Path, rows) -> None:
+    """Appends whole CSV lines to `path` in one write call, flushed at once.
+
+    An append cannot go through a temporary file and a rename (as `_create_csv` does) without
+    copying the whole file, which is the cost appending avoids. The trade-off: a reader sees the
+    file end at a row boundary (rows are only ever added, whole, in one write of the joined
+    lines) except while that write runs, and a crash during it may leave the last line torn;
+    every line written before stays intact.
+    """
+    text = _csv_text(rows)
+    if not text:
+        return
+    with open(path, "a", newline="") as f:
+        f.write(text)
+        f.flush()
+
+
+def _create_csv(path: Path, columns) -> None:
+    """Creates (or replaces) a CSV file holding only its header, through a temporary file and
+    one rename (as `experiments.records.files` writes a whole table)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{path.name}")
     try:
-        tmp.write_text(buffer.getvalue())
+        tmp.write_text(_csv_text([columns]))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -87,6 +87,23 @@ def weights(model):
     return [v.numpy().astype(np.float64) for v in model.trainable_variables]
 
 
+class Collect(keras.callbacks.Callback):
+    """Every row the monitor logs, copied at each step (put after the monitor in `callbacks`):
+    the monitor itself holds only the last write interval's."""
+
+    def __init__(self, watch: GradientMonitor):
+        super().__init__()
+        self.watch = watch
+        self.steps, self.variable_rows, self.timestep_rows = [], [], []
+
+    def on_train_batch_end(self, batch, logs=None):
+        watch = self.watch
+        step = watch.steps[-1]["step"]
+        self.steps.append(dict(watch.steps[-1]))
+        self.variable_rows += [r for r in watch.variable_rows if r[0] == step]
+        self.timestep_rows += [r for r in watch.timestep_rows if r[0] == step]
+
+
 def fit(model, x, y, callbacks=(), **kwargs):
     return model.fit(x, y, batch_size=BATCH, shuffle=False, verbose=0, callbacks=list(callbacks),
                      **kwargs)  # fmt: skip
@@ -248,10 +265,11 @@ def test_every_kind_of_model_logs_its_gradients_and_dl_dx_t(kind):
     watch = GradientMonitor(
         variables=True, timesteps=1, timestep_input="seq" if kind == "functional" else None
     )
-    history = fit(model, inputs, y, [watch], epochs=2)
+    rows = Collect(watch)
+    history = fit(model, inputs, y, [watch, rows], epochs=2)
 
-    assert [r["step"] for r in watch.steps] == [1, 2]
-    first = watch.steps[0]
+    assert [r["step"] for r in rows.steps] == [1, 2]
+    first = rows.steps[0]
     norms = [np.linalg.norm(g.astype(np.float64)) for g in grads]
     assert first["grad_norm"] == pytest.approx(np.linalg.norm(norms), rel=1e-5)
     assert first["grad_norm_clipped"] < first["grad_norm"] and first["clip_fraction"] > 0
@@ -263,9 +281,9 @@ def test_every_kind_of_model_logs_its_gradients_and_dl_dx_t(kind):
         assert f"grad_norm_clipped/{name}" in history.history
     # ||dL/dx_t|| at both steps (K = 1), the first from the same weights as the tape's.
     expected = np.sqrt((input_grad.astype(np.float64) ** 2).sum(axis=(0, 2)))
-    got = np.array([r[2] for r in watch.timestep_rows if r[0] == 1])
+    got = np.array([r[2] for r in rows.timestep_rows if r[0] == 1])
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-12)
-    assert sorted({r[0] for r in watch.timestep_rows}) == [1, 2]
+    assert sorted({r[0] for r in rows.timestep_rows}) == [1, 2]
     if kind == "bidirectional_masked":
         assert got[-1] == 0 and got[:-2].min() > 0  # a masked step has no gradient
         assert any("forward" in n for n in names) and any("backward" in n for n in names)
@@ -329,7 +347,7 @@ def test_csv_files_have_a_grid_runs_columns(tmp_path):
     assert list(tables["steps.csv"][0]) == list(vocabulary.STEP_COLUMNS)
     assert [int(r["step"]) for r in tables["steps.csv"]] == [1, 2, 3]
     assert all(math.isnan(float(r["metric"])) for r in tables["steps.csv"])
-    assert float(tables["steps.csv"][1]["grad_norm"]) == pytest.approx(watch.steps[1]["grad_norm"])
+    assert float(tables["steps.csv"][-1]["grad_norm"]) == watch.steps[-1]["grad_norm"]
     assert len(tables["variables.csv"]) == 3 * len(model.trainable_variables)
     assert list(tables["variables.csv"][0]) == list(vocabulary.VARIABLE_COLUMNS)
     assert [(int(r["step"]), int(r["t"])) for r in tables["timesteps.csv"]] == [
@@ -341,6 +359,111 @@ def test_csv_files_have_a_grid_runs_columns(tmp_path):
     functions = watch._functions
     fit(model, x, y, [watch])
     assert [r["step"] for r in watch.steps] == [4] and watch._functions is functions
+
+
+def batches(n: int, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n * BATCH, TIME, FEATURES)).astype("float32")
+    return x, rng.normal(size=(n * BATCH, 1)).astype("float32")
+
+
+def read_tables(folder: Path) -> dict:
+    """Each record file as a DataFrame, and its header lines counted in the raw text."""
+    import pandas as pd
+
+    tables = {}
+    for name, columns in ((monitor.STEPS_FILE, monitor.STEP_COLUMNS),
+                          (monitor.VARIABLES_FILE, monitor.VARIABLE_COLUMNS),
+                          (monitor.TIMESTEPS_FILE, monitor.TIMESTEP_COLUMNS)):  # fmt: skip
+        lines = (folder / name).read_text().splitlines()
+        assert lines.count(",".join(columns)) == 1 and lines[0] == ",".join(columns), name
+        tables[name] = pd.read_csv(folder / name)
+    return tables
+
+
+@pytest.mark.parametrize("write_every", [1000, 2])
+def test_csv_files_after_several_epochs_equal_the_logged_rows(tmp_path, write_every):
+    """4 epochs of 3 steps, written at each epoch's end (and every 2 steps): each file read back
+    is every row the monitor logged, in order, under one header."""
+    import pandas as pd
+
+    x, y = batches(3)
+    keras.utils.set_random_seed(0)
+    model = sequential()
+    model.compile(optimizer="adam", loss="mse")
+    watch = GradientMonitor(timesteps=2, csv_dir=tmp_path, write_every=write_every)
+    rows = Collect(watch)
+    fit(model, x, y, [watch, rows], epochs=4)
+
+    tables = read_tables(tmp_path)
+    expected = {
+        monitor.STEPS_FILE: pd.DataFrame(rows.steps, columns=list(monitor.STEP_COLUMNS)),
+        monitor.VARIABLES_FILE: pd.DataFrame(rows.variable_rows,
+                                             columns=list(monitor.VARIABLE_COLUMNS)),
+        monitor.TIMESTEPS_FILE: pd.DataFrame(rows.timestep_rows,
+                                             columns=list(monitor.TIMESTEP_COLUMNS)),
+    }  # fmt: skip
+    assert tables[monitor.STEPS_FILE]["step"].tolist() == list(range(1, 13))
+    assert sorted(set(tables[monitor.TIMESTEPS_FILE]["step"])) == [1, 2, 4, 6, 8, 10, 12]
+    for name, table in tables.items():
+        pd.testing.assert_frame_equal(table, expected[name], check_exact=True, obj=name)
+
+
+def test_memory_holds_one_write_interval_while_the_files_grow(tmp_path):
+    """5 epochs of 3 steps, `write_every=2`: at every step and epoch end the monitor holds at
+    most 2 steps' rows, while `steps.csv` holds every step so far."""
+    x, y = batches(3)
+    keras.utils.set_random_seed(0)
+    model = sequential()
+    model.compile(optimizer="adam", loss="mse")
+    watch = GradientMonitor(variables=True, timesteps=1, csv_dir=tmp_path, write_every=2)
+
+    class Probe(keras.callbacks.Callback):
+        held, written = [], []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.held.append((len(watch.steps), len(watch.variable_rows), len(watch.timestep_rows)))
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.on_train_batch_end(None)
+            lines = (tmp_path / monitor.STEPS_FILE).read_text().splitlines()
+            self.written.append(len(lines) - 1)
+
+    fit(model, x, y, [watch, Probe()], epochs=5)
+    n = len(model.trainable_variables)
+    assert max(Probe.held) == (2, 2 * n, 2 * TIME) and len(Probe.held) == 5 * 3 + 5
+    assert Probe.written == [3, 6, 9, 12, 15]
+    assert [r["step"] for r in watch.steps] == [15]  # the last interval's rows, written
+
+
+def test_a_second_fit_replaces_or_appends_as_csvlogger(tmp_path):
+    """`append=False`: each fit replaces the files (an earlier run's too); `append=True`: a fit
+    appends below them, the header once; to a file of other columns it refuses."""
+    x, y = batch()
+    keras.utils.set_random_seed(0)
+    model = sequential()
+    model.compile(optimizer="adam", loss="mse")
+    (tmp_path / monitor.STEPS_FILE).write_text("an,earlier,run\n1,2,3\n")
+
+    def steps():
+        return read_tables(tmp_path)[monitor.STEPS_FILE]["step"].tolist()
+
+    watch = GradientMonitor(csv_dir=tmp_path)
+    fit(model, x, y, [watch], epochs=2)
+    assert steps() == [1, 2]
+    fit(model, x, y, [watch])
+    assert steps() == [3]
+    fit(model, x, y, [GradientMonitor(csv_dir=tmp_path, append=True)], epochs=2)
+    assert steps() == [3, 4, 5]
+    assert read_tables(tmp_path)[monitor.VARIABLES_FILE]["step"].tolist() == [
+        s for s in (3, 4, 5) for _ in model.trainable_variables
+    ]
+
+    (tmp_path / monitor.STEPS_FILE).write_text("an,earlier,run\n")
+    with pytest.raises(ValueError, match="has the columns"):
+        fit(model, x, y, [GradientMonitor(csv_dir=tmp_path, append=True)])
+    with pytest.raises(ValueError, match="write_every"):
+        GradientMonitor(write_every=0)
 
 
 def test_the_engine_and_the_monitor_share_one_implementation():
