@@ -246,13 +246,13 @@ def time_seeds(cell: str, seeds: int, seed_group: int, steps: int, quick: bool =
     """Trains `seeds` seeds of `seed_group_spec` in this process, in groups of `seed_group`;
     returns the training seconds (from the first model build to the last record) and the
     process's peak resident memory in MiB."""
-    from experiments.engine.execution import seed_groups, set_threads, train_group
+    from experiments.engine.execution import execute_group, seed_groups, set_threads
 
     set_threads(1)  # one worker's share on the 2-core machine with 2 workers
     base = replace(seed_group_spec(cell, steps, quick), seed_group=seed_group)
     start = time.perf_counter()
     for group in seed_groups([replace(base, seed=s) for s in range(seeds)]):
-        for files in train_group(group):
+        for files in execute_group(group):
             if files[SUMMARY_FILE]["status"] != "completed":
                 raise RuntimeError(f"{cell} seed group {seed_group}: {files[SUMMARY_FILE]}")
     seconds = time.perf_counter() - start

@@ -4,7 +4,7 @@ record files.
 The unit of work is a seed group (`seed_groups`): the runs of one configuration that differ only
 in their seed, trained together (`experiments.engine.group_training`); a group of one is a single run
 (`train_run`, the one-run-at-a-time engine). The runner (in the driver process, and on Ray) and
-the helper processes (`experiments.engine.workers`) all call `train_group`; neither imports the other.
+the helper processes (`experiments.engine.workers`) all call `execute_group`; neither imports the other.
 A run never raises for a bad run: an exception becomes a `failed` record with its traceback, and
 a divergence is a result (`diverged`). Only the stop signal (`Stopped`) ends a run without a
 record: the grid is being stopped, and the run is trained again when the grid resumes.
@@ -95,7 +95,7 @@ def train_run(spec: RunSpec, stop=None) -> dict:
         return failed_run_files(spec, traceback.format_exc(), time.perf_counter() - start)
 
 
-def train_group(group: Group, stop=None) -> list[dict]:
+def execute_group(group: Group, stop=None) -> list[dict]:
     """Trains a seed group and returns each run's record files, in the order of `group`.
 
     A group of one is `train_run`. Otherwise the seeds train as one model

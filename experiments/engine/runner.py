@@ -25,10 +25,10 @@ from filelock import FileLock, Timeout
 
 from experiments.engine.execution import (
     Group,
+    execute_group,
     failed_run_files,
     seed_groups,
     set_threads,
-    train_group,
 )
 from experiments.engine.workers import HelperPool, threads_per_worker
 from experiments.grid.config import Grid
@@ -94,7 +94,7 @@ def _local(
         while queue or in_own or in_helpers:
             if queue and not in_own:
                 group = queue.pop(0)
-                start_group(group, own.submit, in_own, train_group, group, stop)
+                start_group(group, own.submit, in_own, execute_group, group, stop)
             while helpers is not None and queue and len(in_helpers) < workers - 1:
                 group = queue.pop(0)
                 start_group(group, helpers.submit, in_helpers, [s.to_dict() for s in group])
@@ -167,7 +167,7 @@ def _ray(
 
 def _train_on_ray(spec_dicts: list[dict], threads: int) -> list[dict]:
     set_threads(threads)
-    return train_group(tuple(RunSpec.from_dict(d) for d in spec_dicts))
+    return execute_group(tuple(RunSpec.from_dict(d) for d in spec_dicts))
 
 
 # ---------------------------------------------------------------------------------------------

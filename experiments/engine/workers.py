@@ -79,6 +79,6 @@ def _train_in_helper(spec_dicts: list[dict]) -> list[dict] | None:
 
     try:
         group = tuple(RunSpec.from_dict(d) for d in spec_dicts)
-        return execution.train_group(group, stop=_STOP)
+        return execution.execute_group(group, stop=_STOP)
     except execution.Stopped:
         return None

@@ -484,7 +484,7 @@ def test_a_group_with_2_of_4_seeds_finished_resumes_by_training_only_the_other_2
 
 def test_a_grouped_run_writes_what_its_single_run_writes(tmp_path, make_spec):
     specs = [make_spec(seed=s) for s in (0, 1)]
-    grouped = runner.train_group(tuple(specs))
+    grouped = runner.execute_group(tuple(specs))
     for spec, files in zip(specs, grouped, strict=True):
         single = train_run(spec)
         assert set(files) == set(single)

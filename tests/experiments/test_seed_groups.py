@@ -21,7 +21,7 @@ import pytest
 from run_helpers import NOT_VARIED, VARIANTS, variant_runs
 
 from experiments.engine import group_training, models, training
-from experiments.engine.execution import seed_groups, train_group
+from experiments.engine.execution import execute_group, seed_groups
 from experiments.grid.spec import RunSpec, task_for
 from experiments.vocabulary import (
     CELLS,
@@ -245,7 +245,7 @@ def test_a_diverged_seeds_record_files_stop_at_its_divergence_step(monkeypatch):
 
     monkeypatch.setattr(group_training, "build_group", build_poisoned)
     specs = tuple(tiny(seed=s, steps=4, eval_every=2, timestep_every=2) for s in (0, 1))
-    kept, diverged = train_group(specs)
+    kept, diverged = execute_group(specs)
     step = diverged[SUMMARY_FILE]["step_diverged"]
     assert (diverged[SUMMARY_FILE]["status"], step) == (DIVERGED, 1)
     assert kept[SUMMARY_FILE]["status"] == COMPLETED
@@ -307,9 +307,9 @@ def test_seed_group_does_not_change_a_runs_id():
     assert tiny(seed=1).run_id != tiny(seed=2).run_id
 
 
-def test_train_group_returns_each_runs_files_with_the_group_size():
+def test_execute_group_returns_each_runs_files_with_the_group_size():
     specs = tuple(tiny(seed=s, steps=4, eval_every=2) for s in (3, 5))
-    files = train_group(specs)
+    files = execute_group(specs)
     assert len(files) == 2
     for spec, run in zip(specs, files, strict=True):
         assert run["spec.json"]["spec"]["seed"] == spec.seed
@@ -325,6 +325,6 @@ def test_a_group_that_raises_fails_every_run(monkeypatch):
         raise RuntimeError("no model today")
 
     monkeypatch.setattr(models, "build_model", broken)
-    files = train_group(tuple(tiny(seed=s) for s in (0, 1)))
+    files = execute_group(tuple(tiny(seed=s) for s in (0, 1)))
     assert [f[SUMMARY_FILE]["status"] for f in files] == ["failed", "failed"]
     assert all("no model today" in f[SUMMARY_FILE]["error"] for f in files)
